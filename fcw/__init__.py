@@ -1,0 +1,2 @@
+"""fcw: forward-collision warning for a monocular dashcam."""
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from fcw.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""Assembling a pipeline from a validated config and the run's options.
+
+``fcw run`` and every later tool that replays drives (eval, batch) build their pipeline here, so
+they all run the same code path.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from engines.backends import create_backend
+from engines.spec import ModelSpec, load_spec
+from engines.store import resolve_model
+from fcw import __version__
+from fcw.config import Config
+from fcw.perception.detector import Detector
+from fcw.pipeline import DetectorStage, Pipeline
+from fcw.risk.stage import RiskStage
+from fcw.sinks.base import Sink
+from fcw.sinks.events import EventLog
+from fcw.sinks.status import StatusLine
+from fcw.sinks.tracks import MotTrackWriter
+from fcw.sinks.video import VideoRecorder
+from fcw.sources import FrameSource, open_source
+from fcw.tracking.tracker import Tracker
+
+
+@dataclass(frozen=True)
+class GroundTruthOptions:
+    """Feed a label file's boxes instead of the detector's, with synthetic detector faults."""
+
+    labels: Path
+    noise_px: float = 2.0
+    miss_rate: float = 0.0
+    false_rate: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    source: str
+    events: Optional[Path] = None
+    record: Optional[Path] = None
+    tracks: Optional[Path] = None
+    max_frames: Optional[int] = None
+    models_dir: Optional[Path] = None
+    backend: Optional[str] = None  # overrides config.detector.backend
+    status: bool = True
+    ground_truth: Optional[GroundTruthOptions] = None
+
+
+def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[DetectorStage, dict[str, Any]]:
+    """The detector stage and what the start record says about it."""
+    if options.ground_truth is not None:
+        from fcw.labels import load_labels
+        from fcw.scenarios.gt_detector import GroundTruthDetector
+
+        gt = options.ground_truth
+        class_ids = {name: i for i, name in enumerate(spec.class_names)}
+        det = GroundTruthDetector(load_labels(gt.labels), class_ids, noise_px=gt.noise_px,
+                                  miss_rate=gt.miss_rate, false_rate=gt.false_rate, seed=gt.seed)
+        return det, {"backend": "ground_truth", "labels": str(gt.labels),
+                     "noise_px": gt.noise_px, "miss_rate": gt.miss_rate,
+                     "false_rate": gt.false_rate, "seed": gt.seed}
+    model_path = resolve_model(spec, options.models_dir)
+    backend = create_backend(options.backend or cfg.detector.backend, spec, model_path,
+                             threads=cfg.detector.threads)
+    return Detector(backend, cfg.detector, cfg.camera), {
+        "backend": backend.name, "model": spec.name, "model_file": str(model_path),
+        "model_sha256": spec.sha256}
+
+
+def build_pipeline(cfg: Config, options: RunOptions,
+                   source: Optional[FrameSource] = None) -> Pipeline:
+    spec = load_spec(cfg.detector.model)
+    source = source or open_source(options.source, folder_fps=cfg.source.folder_fps,
+                                   realtime=cfg.source.realtime)
+    try:
+        detector, detector_info = build_detector(cfg, spec, options)
+        sinks: list[Sink] = []
+        if options.events:
+            start = {"source": source.name, "fps": source.fps, "frame_count": source.frame_count,
+                     "fcw_version": __version__, "host": platform.node(), **detector_info,
+                     "config": cfg.to_record()}
+            sinks.append(EventLog(options.events, start, cfg.output.fsync_warnings))
+        if options.record:
+            sinks.append(VideoRecorder(options.record, source.fps or cfg.source.folder_fps,
+                                       spec.class_names))
+        if options.tracks:
+            sinks.append(MotTrackWriter(options.tracks))
+        if options.status and cfg.output.status_line:
+            total = source.frame_count
+            if options.max_frames is not None:
+                total = min(total, options.max_frames) if total else options.max_frames
+            sinks.append(StatusLine(total, lambda: source.dropped))
+    except BaseException:
+        source.close()
+        raise
+    vehicles = spec.vehicle_class_ids
+    return Pipeline(
+        source=source, detector=detector,
+        tracker=Tracker(cfg.tracker, vehicles),
+        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles),
+        sinks=sinks, max_frames=options.max_frames)

@@ -1,0 +1,68 @@
+"""``fcw run``: replay a drive or watch a camera, and log what fcw sees and says."""
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
+from fcw.config import load_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the pipeline on a video, camera, stream or image folder",
+                       description="Run the forward-collision pipeline on a source.")
+    p.add_argument("--source", required=True,
+                   help="video file, image folder or glob, camera index or /dev/videoN, "
+                        "GStreamer pipeline (with '!'), or rtsp:// / http:// URL")
+    p.add_argument("--config", type=Path, help="YAML config (default: configs/default.yaml)")
+    p.add_argument("--headless", action="store_true",
+                   help="no on-screen overlay (the only mode in this build)")
+    p.add_argument("--events", type=Path, help="write the events file (JSON Lines) here")
+    p.add_argument("--record", type=Path, help="write the annotated video here")
+    p.add_argument("--tracks", type=Path, help="write tracks in MOTChallenge format here")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--realtime", action="store_true",
+                   help="pace a video file at its frame rate, dropping frames like a live camera")
+    p.add_argument("--fps", type=float, help="frame rate of an image folder or glob")
+    p.add_argument("--models-dir", type=Path, help="look for model files here first")
+    p.add_argument("--backend", choices=["auto", "onnxruntime", "tensorrt"],
+                   help="inference backend (default: the config's detector.backend)")
+    p.add_argument("--no-status", action="store_true", help="no console status line")
+    gt = p.add_argument_group("ground-truth boxes instead of the detector")
+    gt.add_argument("--gt-boxes", type=Path, metavar="LABELS",
+                    help="a .labels.json file whose boxes replace the detector's")
+    gt.add_argument("--gt-noise-px", type=float, default=2.0)
+    gt.add_argument("--gt-miss-rate", type=float, default=0.0)
+    gt.add_argument("--gt-false-rate", type=float, default=0.0)
+    gt.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    overrides = {}
+    if args.realtime:
+        overrides["source.realtime"] = True
+    if args.fps is not None:
+        overrides["source.folder_fps"] = args.fps
+    cfg = load_config(args.config, overrides)
+    gt = None
+    if args.gt_boxes:
+        gt = GroundTruthOptions(args.gt_boxes, args.gt_noise_px, args.gt_miss_rate,
+                                args.gt_false_rate, args.seed)
+    options = RunOptions(source=args.source, events=args.events, record=args.record,
+                         tracks=args.tracks, max_frames=args.max_frames,
+                         models_dir=args.models_dir, backend=args.backend,
+                         status=not args.no_status, ground_truth=gt)
+    pipeline = build_pipeline(cfg, options)
+
+    def _stop(signum: int, _frame: object) -> None:
+        pipeline.stop.set()
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = pipeline.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0 if summary.error is None else 1

@@ -1,0 +1,124 @@
+"""The vehicle detector stage: full frame plus a far-range crop, decoded and merged.
+
+A 1280x720 frame squeezed into FastestDet's 352x352 input leaves a car 60 m ahead a dozen pixels
+wide, below what the model resolves. A second pass over a crop around the vanishing point, where
+distant vehicles in the ego lane sit, sees them at about 2.5 times the resolution; the two sets of
+boxes are then merged as one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.backends.base import Backend
+from fcw.config import CameraConfig, DetectorConfig
+from fcw.types import Detections, Frame
+
+from fcw.boxes import containment, iou_matrix
+
+from .merge import nms, soft_nms, weighted_fusion
+from .fastestdet import decode_fastestdet
+
+# A crop box within this many pixels of a crop edge that is not a frame edge is a vehicle cut
+# in two by the crop: the full-frame pass sees it whole.
+_EDGE_PX = 3.0
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """A region of the frame in pixels: x0, y0 inclusive, x1, y1 exclusive."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @classmethod
+    def around(cls, cx: float, cy: float, w: int, h: int, frame_w: int, frame_h: int) -> "CropWindow":
+        """A w x h window centred on (cx, cy), shifted to lie inside the frame."""
+        w, h = min(w, frame_w), min(h, frame_h)
+        x0 = int(round(min(max(cx - w / 2, 0), frame_w - w)))
+        y0 = int(round(min(max(cy - h / 2, 0), frame_h - h)))
+        return cls(x0, y0, x0 + w, y0 + h)
+
+
+def far_crop_window(cfg: DetectorConfig, camera: CameraConfig, frame_w: int, frame_h: int) -> CropWindow:
+    return CropWindow.around(camera.vanishing_point_x * frame_w, camera.vanishing_point_y * frame_h,
+                             int(round(cfg.far_crop.width_frac * frame_w)),
+                             int(round(cfg.far_crop.height_frac * frame_h)), frame_w, frame_h)
+
+
+def drop_cut_boxes(dets: Detections, win: CropWindow, frame_w: int, frame_h: int) -> Detections:
+    """Remove crop detections that touch a crop edge lying inside the frame."""
+    x1, y1, x2, y2 = dets.xyxy.T
+    cut = np.zeros(len(dets), bool)
+    if win.x0 > 0:
+        cut |= x1 <= win.x0 + _EDGE_PX
+    if win.y0 > 0:
+        cut |= y1 <= win.y0 + _EDGE_PX
+    if win.x1 < frame_w:
+        cut |= x2 >= win.x1 - _EDGE_PX
+    if win.y1 < frame_h:
+        cut |= y2 >= win.y1 - _EDGE_PX
+    return dets[~cut]
+
+
+def drop_fragments(crop: Detections, full: Detections, iou_threshold: float) -> Detections:
+    """Remove crop boxes that are pieces of a vehicle the full frame saw whole.
+
+    A near vehicle that straddles the crop shows up in it as a smaller box mostly inside the
+    full-frame box; its IoU with that box is too low for NMS to merge the two, so it would
+    become a phantom second vehicle. Duplicates (IoU above the NMS threshold) are left to NMS.
+    """
+    if not len(crop) or not len(full):
+        return crop
+    fragment = (containment(crop.xyxy, full.xyxy) > 0.5) & (iou_matrix(crop.xyxy, full.xyxy) < iou_threshold)
+    return crop[~fragment.any(axis=1)]
+
+
+class Detector:
+    """``update(frame) -> Detections`` of the classes the rest of fcw uses (vehicles, lights)."""
+
+    def __init__(self, backend: Backend, cfg: DetectorConfig, camera: CameraConfig) -> None:
+        self.backend = backend
+        self.cfg = cfg
+        self.camera = camera
+        spec = backend.spec
+        self.keep_classes = np.asarray(spec.vehicle_class_ids + spec.traffic_light_class_ids)
+        self.last_ms: dict[str, float] = {}
+
+    def _merge(self, dets: Detections) -> Detections:
+        nms_cfg = self.cfg.nms
+        if nms_cfg.method == "soft":
+            return soft_nms(dets, sigma=nms_cfg.soft_sigma, score_threshold=self.cfg.score_threshold,
+                            class_agnostic=nms_cfg.class_agnostic)
+        if nms_cfg.method == "fusion":
+            return weighted_fusion(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
+        return nms(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
+
+    def update(self, frame: Frame) -> Detections:
+        t0 = time.perf_counter()
+        h, w = frame.height, frame.width
+        images = [frame.image]
+        win = None
+        if self.cfg.far_crop.enabled:
+            win = far_crop_window(self.cfg, self.camera, w, h)
+            images.append(frame.image[win.y0:win.y1, win.x0:win.x1])
+        out = self.backend.infer(images)
+        t1 = time.perf_counter()
+        parts = [decode_fastestdet(out[0], self.cfg.score_threshold, w, h, self.keep_classes)]
+        if win is not None:
+            crop = decode_fastestdet(out[1], self.cfg.score_threshold, win.x1 - win.x0,
+                                     win.y1 - win.y0, self.keep_classes)
+            crop = Detections(crop.xyxy + np.float32([win.x0, win.y0, win.x0, win.y0]),
+                              crop.score, crop.class_id)
+            crop = drop_cut_boxes(crop, win, w, h)
+            parts.append(drop_fragments(crop, parts[0], self.cfg.nms.iou_threshold))
+        dets = self._merge(Detections.concat(parts))
+        if self.cfg.min_box_px > 0 and len(dets):
+            wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
+            dets = dets[(wh >= self.cfg.min_box_px).all(axis=1)]
+        self.last_ms = {"inference": (t1 - t0) * 1e3, "decode": (time.perf_counter() - t1) * 1e3}
+        return dets

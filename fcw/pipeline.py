@@ -1,0 +1,93 @@
+"""The per-frame loop: source -> detector -> tracker -> risk -> sinks.
+
+The stages are injected, so tests and tools can pass their own (a ground-truth "detector", a
+source whose reads they control, a sink that collects results). Every stage reads time from the
+frame; the wall clock is used only to measure throughput.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Optional, Protocol, Sequence
+
+from fcw.sinks.base import RunSummary, Sink
+from fcw.sources.base import FrameSource
+from fcw.types import Detections, Event, Frame, FrameResult, Risk, Tracks
+
+
+class DetectorStage(Protocol):
+    def update(self, frame: Frame) -> Detections: ...
+
+
+class TrackerStage(Protocol):
+    def update(self, t_s: float, detections: Detections) -> Tracks: ...
+
+
+class RiskStageProto(Protocol):
+    def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]: ...
+
+
+@dataclass
+class Pipeline:
+    source: FrameSource
+    detector: DetectorStage
+    tracker: Optional[TrackerStage] = None
+    risk: Optional[RiskStageProto] = None
+    sinks: Sequence[Sink] = ()
+    max_frames: Optional[int] = None
+    #: set from another thread (a signal handler, the UI) to end the run after the current frame.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def process(self, frame: Frame) -> FrameResult:
+        ms: dict[str, float] = {}
+        t0 = time.perf_counter()
+        detections = self.detector.update(frame)
+        t1 = time.perf_counter()
+        ms["detect"] = (t1 - t0) * 1e3
+        tracks, risk, events = Tracks.empty(), Risk(), []
+        if self.tracker is not None:
+            tracks = self.tracker.update(frame.t_s, detections)
+            t2 = time.perf_counter()
+            ms["track"] = (t2 - t1) * 1e3
+            if self.risk is not None:
+                risk, events = self.risk.update(frame, tracks)
+                ms["risk"] = (time.perf_counter() - t2) * 1e3
+        return FrameResult(frame, detections, tracks, risk, tuple(events), ms)
+
+    def run(self) -> RunSummary:
+        """Process the source to its end, ``max_frames`` or ``stop``; sinks always get ``finish``."""
+        frames, last, error, reason = 0, None, None, "end_of_source"
+        started = time.perf_counter()
+        with ExitStack() as stack:
+            stack.enter_context(self.source)
+            for sink in self.sinks:
+                stack.enter_context(sink)
+            try:
+                for frame in self.source:
+                    result = self.process(frame)
+                    for sink in self.sinks:
+                        sink.write(result)
+                    frames, last = frames + 1, frame
+                    if self.max_frames is not None and frames >= self.max_frames:
+                        reason = "max_frames"
+                        break
+                    if self.stop.is_set():
+                        reason = "stopped"
+                        break
+            except KeyboardInterrupt:
+                reason = "stopped"
+            except Exception as exc:
+                error, reason = f"{type(exc).__name__}: {exc}", "error"
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                summary = RunSummary(
+                    frames=frames, dropped=self.source.dropped,
+                    mean_fps=frames / elapsed if elapsed > 0 else 0.0,
+                    last_t_s=last.t_s if last else 0.0, last_frame=last.index if last else 0,
+                    error=error, stop_reason=reason)
+                for sink in self.sinks:
+                    sink.finish(summary)
+        return summary

@@ -1,0 +1,62 @@
+"""The ego corridor and the choice of the lead vehicle in it.
+
+The corridor is the image of the ego lane ahead under a flat road: a triangle whose apex is the
+vanishing point and that widens linearly with the image row to +-bottom_half_width at the
+bottom row (a trapezoid once clipped to the frame). A vehicle is in it when the middle of the
+bottom edge of its box, the point where it touches the road, is inside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fcw.config import CameraConfig, CorridorConfig
+from fcw.types import Tracks
+
+
+@dataclass(frozen=True)
+class Corridor:
+    vp_x_px: float
+    vp_y_px: float
+    bottom_y_px: float
+    bottom_half_width_px: float
+
+    @classmethod
+    def from_config(cls, camera: CameraConfig, corridor: CorridorConfig, width_px: int,
+                    height_px: int) -> "Corridor":
+        return cls(camera.vanishing_point_x * width_px, camera.vanishing_point_y * height_px,
+                   float(height_px), corridor.bottom_half_width_frac * width_px)
+
+    def half_width_px(self, y_px: np.ndarray) -> np.ndarray:
+        """Half-width at image row y (0 at and above the vanishing point)."""
+        depth = max(self.bottom_y_px - self.vp_y_px, 1e-6)
+        frac = (np.asarray(y_px, dtype=float) - self.vp_y_px) / depth
+        return self.bottom_half_width_px * np.clip(frac, 0.0, None)
+
+    def contains(self, x_px: np.ndarray, y_px: np.ndarray) -> np.ndarray:
+        """Whether the road points (x, y) are in the corridor; rows below the frame extend it."""
+        y = np.asarray(y_px, dtype=float)
+        inside = np.abs(np.asarray(x_px, dtype=float) - self.vp_x_px) <= self.half_width_px(y)
+        return inside & (y > self.vp_y_px)
+
+
+def select_lead(tracks: Tracks, corridor: Corridor, vehicle_mask: np.ndarray | None = None) -> int | None:
+    """Track id of the nearest confirmed vehicle in the corridor, or None.
+
+    Nearest is the lowest box bottom (largest y2): on a flat road that is the shortest range.
+    There is no memory: a cut-in is the lead from the first frame its bottom centre is in the
+    corridor, and a cut-out stops being the lead the frame it leaves.
+    """
+    if len(tracks) == 0:
+        return None
+    xyxy = np.asarray(tracks.xyxy, dtype=float)
+    x_bottom = 0.5 * (xyxy[:, 0] + xyxy[:, 2])
+    y_bottom = xyxy[:, 3]
+    ok = np.asarray(tracks.confirmed, bool) & corridor.contains(x_bottom, y_bottom)
+    if vehicle_mask is not None:
+        ok &= np.asarray(vehicle_mask, bool)
+    if not ok.any():
+        return None
+    candidates = np.nonzero(ok)[0]
+    return int(tracks.track_id[candidates[np.argmax(y_bottom[candidates])]])

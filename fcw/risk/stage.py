@@ -1,0 +1,67 @@
+"""Risk stage: lead selection, TTC (and range when the camera geometry is known), warning."""
+from __future__ import annotations
+
+import numpy as np
+
+from fcw.config import CameraConfig, CorridorConfig, WarningConfig
+from fcw.risk.lead import Corridor, select_lead
+from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
+                          ttc_second_order)
+from fcw.risk.warning import WarningStateMachine
+from fcw.types import Event, Frame, Risk, Tracks
+
+
+class RiskStage:
+    def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
+                 vehicle_class_ids: tuple[int, ...]) -> None:
+        self.camera = camera
+        self.corridor_cfg = corridor
+        self.warning_cfg = warning
+        self.vehicle_class_ids = tuple(vehicle_class_ids)
+        self.state_machine = WarningStateMachine(warning)
+        self._corridor: Corridor | None = None
+        self._corridor_size: tuple[int, int] | None = None
+
+    def _corridor_for(self, frame: Frame) -> Corridor:
+        size = (frame.width, frame.height)
+        if self._corridor is None or size != self._corridor_size:
+            self._corridor = Corridor.from_config(self.camera, self.corridor_cfg, *size)
+            self._corridor_size = size
+        return self._corridor
+
+    def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]:
+        corridor = self._corridor_for(frame)
+        vehicles = np.isin(tracks.class_id, self.vehicle_class_ids)
+        lead_id = select_lead(tracks, corridor, vehicles)
+
+        # Every quantity below is read from the current lead only, so after a cut-in or a
+        # cut-out the new lead's TTC takes over from that frame on.
+        ttc_s = ttc_sigma_s = ttc2_s = range_m = closing_mps = headway = None
+        closing = False
+        if lead_id is not None:
+            i = tracks.index_of(lead_id)
+            rate = float(tracks.scale_rate_per_s[i])
+            closing = rate > self.warning_cfg.min_closing_rate_per_s
+            if closing:
+                ttc_s, ttc_sigma_s = ttc_first_order(rate, float(tracks.scale_rate_var[i]))
+                ttc2_s = ttc_second_order(rate, float(tracks.scale_accel_per_s2[i]))
+            range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]), rate)
+
+        level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, ttc_s,
+                                                  ttc_sigma_s, closing)
+        risk = Risk(lead_id=lead_id, ttc_s=ttc_s, ttc_sigma_s=ttc_sigma_s, ttc2_s=ttc2_s,
+                    level=level, range_m=range_m, closing_speed_mps=closing_mps,
+                    headway_s=headway)
+        return risk, events
+
+    def _geometry(self, frame: Frame, y_bottom_px: float, rate_per_s: float
+                  ) -> tuple[float | None, float | None, float | None]:
+        cam = self.camera
+        if cam.focal_px is None or cam.height_m is None:
+            return None, None, None
+        range_m = range_from_ground_m(y_bottom_px, cam.vanishing_point_y * frame.height,
+                                      cam.focal_px, cam.height_m)
+        if range_m is None:
+            return None, None, None
+        headway = headway_s(range_m, cam.ego_speed_mps) if cam.ego_speed_mps is not None else None
+        return range_m, closing_speed_mps(range_m, rate_per_s), headway

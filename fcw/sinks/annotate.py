@@ -1,0 +1,49 @@
+"""Drawing one frame's results onto its image, for the annotated video and screenshots."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fcw.types import FrameResult, WarningLevel
+
+_LEVEL_COLOR = {WarningLevel.NONE: (60, 180, 60), WarningLevel.CAUTION: (0, 200, 255),
+                WarningLevel.WARNING: (0, 0, 255)}
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _label(img: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int], scale: float) -> None:
+    (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
+    y = max(y, th + base + 2)
+    cv2.rectangle(img, (x, y - th - base - 2), (x + tw + 4, y), color, -1)
+    cv2.putText(img, text, (x + 2, y - base), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def annotate(result: FrameResult, class_names: tuple[str, ...]) -> np.ndarray:
+    """A copy of the frame with detections, tracks, the lead's TTC and the warning level."""
+    img = result.frame.image.copy()
+    scale = max(0.4, img.shape[0] / 1400)
+    thick = max(1, img.shape[0] // 360)
+    tracked = len(result.tracks) > 0
+    if not tracked:
+        for box, score, cls in zip(result.detections.xyxy, result.detections.score,
+                                   result.detections.class_id):
+            x1, y1, x2, y2 = (int(round(v)) for v in box)
+            cv2.rectangle(img, (x1, y1), (x2, y2), (255, 160, 0), thick)
+            _label(img, f"{class_names[cls]} {score:.2f}", x1, y1, (255, 160, 0), scale)
+    risk = result.risk
+    for i, tid in enumerate(result.tracks.track_id):
+        x1, y1, x2, y2 = (int(round(v)) for v in result.tracks.xyxy[i])
+        is_lead = risk.lead_id is not None and tid == risk.lead_id
+        color = _LEVEL_COLOR[risk.level] if is_lead else (
+            (255, 160, 0) if result.tracks.confirmed[i] else (160, 160, 160))
+        cv2.rectangle(img, (x1, y1), (x2, y2), color, thick * (2 if is_lead else 1))
+        text = f"#{tid} {class_names[result.tracks.class_id[i]]} {result.tracks.score[i]:.2f}"
+        if is_lead:
+            text = f"LEAD {text}" + (f" TTC {risk.ttc_s:.1f}s" if risk.ttc_s is not None else "")
+        _label(img, text, x1, y1, color, scale)
+    hud = f"frame {result.frame.index}  t {result.frame.t_s:6.2f}s"
+    if risk.level is not WarningLevel.NONE:
+        banner = "COLLISION WARNING" if risk.level is WarningLevel.WARNING else "CAUTION"
+        _label(img, banner, 10, int(60 * scale * 2), _LEVEL_COLOR[risk.level], scale * 2.2)
+    _label(img, hud, 10, img.shape[0] - 10, (40, 40, 40), scale)
+    return img

@@ -1,0 +1,37 @@
+"""Track files in the MOTChallenge format: ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fcw.errors import FcwError
+from fcw.types import FrameResult
+
+from .base import Sink
+
+
+class MotTrackWriter(Sink):
+    def __init__(self, path: Path, confirmed_only: bool = True) -> None:
+        self.path = Path(path)
+        self.confirmed_only = confirmed_only
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise FcwError(f"{self.path}: cannot write tracks file ({exc.strerror})") from None
+
+    def write(self, result: FrameResult) -> None:
+        t = result.tracks
+        lines = []
+        for i in range(len(t)):
+            if self.confirmed_only and not t.confirmed[i]:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in t.xyxy[i])
+            lines.append(f"{result.frame.index + 1},{int(t.track_id[i])},{x1:.1f},{y1:.1f},"
+                         f"{x2 - x1:.1f},{y2 - y1:.1f},{float(t.score[i]):.3f},-1,-1,-1\n")
+        if lines:
+            self._f.writelines(lines)
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()

@@ -1,0 +1,191 @@
+"""The typed results that flow between fcw's stages.
+
+Every stage takes and returns one of these small dataclasses of numpy arrays. Shapes are checked
+once, in ``__post_init__``, so that a backend that returns the wrong thing fails at the edge and
+not three stages later. Times are always the frame's capture time (``t_s``): never the wall clock.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _check_rows(name: str, arr: np.ndarray, n: int, tail: tuple[int, ...] = ()) -> None:
+    if arr.shape != (n, *tail):
+        raise ValueError(f"{name} must have shape {(n, *tail)}, got {arr.shape}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured image.
+
+    index: 0-based position in the source (a live source's index counts every frame it captured,
+        so gaps in the indices are the frames it dropped).
+    t_s: capture time in seconds since the start of the source: the container's media time for
+        files, the monotonic clock since the first frame for live sources.
+    image: (H, W, 3) uint8, BGR.
+    """
+
+    index: int
+    t_s: float
+    image: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+        if self.index < 0:
+            raise ValueError(f"Frame.index must be >= 0, got {self.index}")
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes found in one frame.
+
+    xyxy: (N, 4) float32, pixels of the frame (x1, y1, x2, y2).
+    score: (N,) float32 in [0, 1].
+    class_id: (N,) int32, indices into the model spec's class names.
+    """
+
+    xyxy: np.ndarray
+    score: np.ndarray
+    class_id: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.score)
+        _check_rows("Detections.xyxy", self.xyxy, n, (4,))
+        _check_rows("Detections.score", self.score, n)
+        _check_rows("Detections.class_id", self.class_id, n)
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+
+    @classmethod
+    def concat(cls, parts: list["Detections"]) -> "Detections":
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.xyxy for p in parts]).astype(np.float32, copy=False),
+            np.concatenate([p.score for p in parts]).astype(np.float32, copy=False),
+            np.concatenate([p.class_id for p in parts]).astype(np.int32, copy=False),
+        )
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def __getitem__(self, index: Any) -> "Detections":
+        """Select by boolean mask or index array."""
+        return Detections(self.xyxy[index], self.score[index], self.class_id[index])
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """The tracker's view of every vehicle after one frame.
+
+    track_id: (N,) int64, unique within one tracker instance.
+    xyxy: (N, 4) float32, the filtered box in pixels.
+    score: (N,) float32, score of the last matched detection.
+    class_id: (N,) int32.
+    confirmed: (N,) bool, the track has been seen often enough to be trusted.
+    scale_rate_per_s: (N,) float64, d ln(w) / dt from the filter (1/s; > 0 while the box grows).
+    scale_rate_var: (N,) float64, its variance from the filter covariance (1/s^2).
+    scale_accel_per_s2: (N,) float64, d^2 ln(w) / dt^2 (1/s^2), for the second-order TTC.
+    """
+
+    track_id: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+    class_id: np.ndarray
+    confirmed: np.ndarray
+    scale_rate_per_s: np.ndarray
+    scale_rate_var: np.ndarray
+    scale_accel_per_s2: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        _check_rows("Tracks.xyxy", self.xyxy, n, (4,))
+        for name in ("score", "class_id", "confirmed", "scale_rate_per_s", "scale_rate_var",
+                     "scale_accel_per_s2"):
+            _check_rows(f"Tracks.{name}", getattr(self, name), n)
+
+    @classmethod
+    def empty(cls) -> "Tracks":
+        z = np.zeros(0)
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                   np.zeros(0, np.int32), np.zeros(0, bool), z, z.copy(), z.copy())
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+    def index_of(self, track_id: int) -> int | None:
+        hits = np.nonzero(self.track_id == track_id)[0]
+        return int(hits[0]) if len(hits) else None
+
+
+class WarningLevel(enum.IntEnum):
+    NONE = 0
+    CAUTION = 1
+    WARNING = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Risk:
+    """The risk stage's reading of one frame.
+
+    lead_id: track id of the lead vehicle, or None.
+    ttc_s: first-order time to collision (s), None when the lead is not closing.
+    ttc_sigma_s: one-sigma uncertainty of ttc_s from the filter covariance (s).
+    ttc2_s: second-order TTC using the scale acceleration (s), None when not closing.
+    level: the debounced warning level shown to the driver.
+    range_m / closing_speed_mps / headway_s: only when the camera geometry (and ego speed) is known.
+    """
+
+    lead_id: int | None = None
+    ttc_s: float | None = None
+    ttc_sigma_s: float | None = None
+    ttc2_s: float | None = None
+    level: WarningLevel = WarningLevel.NONE
+    range_m: float | None = None
+    closing_speed_mps: float | None = None
+    headway_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A record for the events file: ``type``, the frame's time and index, and its own fields."""
+
+    type: str
+    t_s: float
+    frame: int
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"type": self.type, "t": round(self.t_s, 6), "frame": self.frame, **self.fields}
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the stages produced for one frame; what sinks receive."""
+
+    frame: Frame
+    detections: Detections
+    tracks: Tracks = field(default_factory=Tracks.empty)
+    risk: Risk = field(default_factory=Risk)
+    events: tuple[Event, ...] = ()
+    stage_ms: dict[str, float] = field(default_factory=dict)
