@@ -43,8 +43,8 @@ class NmsConfig(_Section):
 class FarCropConfig(_Section):
     enabled: bool = True
     # Size of the crop as fractions of the frame, centred on the vanishing point.
-    width_frac: float = Field(0.4, gt=0.05, le=1.0)
-    height_frac: float = Field(0.35, gt=0.05, le=1.0)
+    width_frac: float = Field(0.3, gt=0.05, le=1.0)
+    height_frac: float = Field(0.4, gt=0.05, le=1.0)
 
 
 class DetectorConfig(_Section):

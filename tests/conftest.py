@@ -1,0 +1,63 @@
+"""Shared fixtures: the third-party models and images in ``shared/`` (see shared/README.md).
+
+``shared/`` sits beside the repository; ``FCW_SHARED_DIR`` and ``FCW_MODELS_DIR`` point elsewhere.
+Tests that need a model skip, with the reason, when it is absent.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DATA = Path(__file__).resolve().parent / "data"
+HIGHWAY_IMAGES = tuple(f"test{i}.jpg" for i in range(1, 7))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return Path(os.environ.get("FCW_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_dir: Path) -> Path:
+    d = Path(os.environ.get("FCW_MODELS_DIR") or shared_dir / "models")
+    if not (d / "fastestdet" / "FastestDet.onnx").is_file():
+        pytest.skip(f"FastestDet.onnx not found under {d} (set FCW_MODELS_DIR to the folder "
+                    "holding fastestdet/FastestDet.onnx)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def fastestdet_backend(models_dir: Path):
+    from engines.backends import create_backend
+    from engines.spec import load_spec
+    from engines.store import resolve_model
+
+    spec = load_spec("fastestdet")
+    backend = create_backend("onnxruntime", spec, resolve_model(spec, models_dir, download=False))
+    yield backend
+    backend.close()
+
+
+def _read(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        pytest.skip(f"image not found or unreadable: {path}")
+    return img
+
+
+@pytest.fixture(scope="session")
+def highway_images(shared_dir: Path) -> dict[str, np.ndarray]:
+    """The six 1280x720 BGR stills of the Udacity highway, by file name (test1.jpg ...)."""
+    d = shared_dir / "data" / "udacity-vehicle-detection" / "test_images"
+    return {name: _read(d / name) for name in HIGHWAY_IMAGES}
+
+
+@pytest.fixture(scope="session")
+def dlib_image(shared_dir: Path) -> np.ndarray:
+    """dlib's 928x478 city street with cars from behind and traffic lights (BGR)."""
+    return _read(shared_dir / "data" / "dlib" / "mmod_cars_test_image.jpg")

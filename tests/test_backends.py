@@ -1,0 +1,186 @@
+"""The backend factory, the ONNX Runtime backend's signature check and batching, and preprocess."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engines.backends as backends
+from engines.backends import TENSORRT_HINT, create_backend, tensorrt_usable
+from engines.backends.onnxruntime import OnnxRuntimeBackend
+from engines.preprocess import preprocess
+from engines.spec import load_spec
+from fcw.errors import BackendUnavailable, FcwError, ModelError
+
+
+@pytest.fixture(scope="module")
+def fd_spec():
+    return load_spec("fastestdet")
+
+
+@pytest.fixture(scope="module")
+def fd_path(models_dir, fd_spec):
+    return models_dir / fd_spec.file
+
+
+@pytest.fixture(scope="module")
+def nexar_path(models_dir):
+    p = models_dir / load_spec("nexar_tl").file
+    if not p.is_file():
+        pytest.skip(f"{p} not found")
+    return p
+
+
+def _rng_image(h, w, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# --- factory -----------------------------------------------------------------------------------
+
+def test_onnxruntime_backend_runs(fd_spec, fd_path):
+    with create_backend("onnxruntime", fd_spec, fd_path) as be:
+        assert isinstance(be, OnnxRuntimeBackend) and be.name == "onnxruntime"
+        out = be.infer([_rng_image(720, 1280)])
+    assert out.shape == (1, 85, 22, 22) and out.dtype == np.float32
+    # objectness is a sigmoid and the class scores a softmax (shared/README.md's model description)
+    assert ((out[0, 0] >= 0) & (out[0, 0] <= 1)).all()
+    np.testing.assert_allclose(out[0, 5:].sum(axis=0), 1.0, atol=1e-4)
+
+
+def _tensorrt_importable() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
+def test_tensorrt_without_tensorrt_says_what_to_install(fd_spec, fd_path):
+    assert not tensorrt_usable()
+    with pytest.raises(BackendUnavailable) as e:
+        create_backend("tensorrt", fd_spec, fd_path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert "install" in msg and "TensorRT" in msg and "pycuda" in msg
+    assert "onnxruntime" in msg  # the way out
+
+
+def test_tensorrt_unusable_forced(monkeypatch, fd_spec, fd_path):
+    monkeypatch.setattr(backends, "tensorrt_usable", lambda: False)
+    with pytest.raises(BackendUnavailable, match="install"):
+        create_backend("tensorrt", fd_spec, fd_path)
+    assert "\n" not in TENSORRT_HINT
+
+
+def test_auto_falls_back_to_onnxruntime(monkeypatch, fd_spec, fd_path):
+    monkeypatch.setattr(backends, "tensorrt_usable", lambda: False)
+    with create_backend("auto", fd_spec, fd_path) as be:
+        assert isinstance(be, OnnxRuntimeBackend)
+
+
+@pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
+def test_auto_without_tensorrt_is_onnxruntime(fd_spec, fd_path):
+    with create_backend("auto", fd_spec, fd_path) as be:
+        assert be.name == "onnxruntime"
+
+
+def test_unknown_backend(fd_spec, fd_path):
+    with pytest.raises(FcwError, match="openvino"):
+        create_backend("openvino", fd_spec, fd_path)  # type: ignore[arg-type]
+
+
+# --- signature check ---------------------------------------------------------------------------
+
+def test_wrong_input_shape_refused(fd_spec, nexar_path):
+    # The 227x227 traffic-light classifier given FastestDet's spec.
+    with pytest.raises(ModelError) as e:
+        OnnxRuntimeBackend(fd_spec, nexar_path)
+    assert str(nexar_path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_wrong_output_shape_refused(fd_spec, fd_path):
+    spec = fd_spec.model_copy(update={"output": fd_spec.output.model_copy(update={"shape": (85, 11, 11)})})
+    with pytest.raises(ModelError) as e:
+        OnnxRuntimeBackend(spec, fd_path)
+    assert str(fd_path) in str(e.value) and "output" in str(e.value)
+
+
+def test_wrong_fixed_batch_refused(fd_spec, fd_path):
+    spec = fd_spec.model_copy(update={"input": fd_spec.input.model_copy(update={"batch": 4})})
+    with pytest.raises(ModelError, match="input"):
+        OnnxRuntimeBackend(spec, fd_path)
+
+
+def test_not_an_onnx_file_refused(fd_spec, tmp_path):
+    bad = tmp_path / "garbage.onnx"
+    bad.write_bytes(b"this is not a protobuf" * 10)
+    with pytest.raises(ModelError) as e:
+        OnnxRuntimeBackend(fd_spec, bad)
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_nexar_classifier_runs_with_its_own_spec(nexar_path):
+    spec = load_spec("nexar_tl")
+    with OnnxRuntimeBackend(spec, nexar_path) as be:
+        out = be.infer([_rng_image(720, 1280, 1), _rng_image(480, 640, 2), _rng_image(300, 300, 3)])
+    assert out.shape == (3, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-4)  # "prob": class probabilities
+
+
+# --- batching ----------------------------------------------------------------------------------
+
+def test_batch_of_two_equals_two_single_runs(fastestdet_backend, highway_images):
+    assert fastestdet_backend.spec.input.batch == 1  # the graph's fixed batch
+    a, b = highway_images["test1.jpg"], highway_images["test3.jpg"][100:500, 200:900]
+    both = fastestdet_backend.infer([a, b])
+    assert both.shape == (2, 85, 22, 22)
+    np.testing.assert_allclose(both[0], fastestdet_backend.infer([a])[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(both[1], fastestdet_backend.infer([b])[0], rtol=0, atol=1e-6)
+    assert not np.allclose(both[0], both[1])
+
+
+# --- preprocess --------------------------------------------------------------------------------
+
+def _block_mean(img: np.ndarray, k: int) -> np.ndarray:
+    h, w, c = img.shape
+    return img.reshape(h // k, k, w // k, k, c).astype(np.float64).mean(axis=(1, 3))
+
+
+def test_preprocess_fastestdet_by_hand(fd_spec):
+    # 704x704 -> 352x352 is an exact 2x2 area average; then BGR kept, CHW, x/255.
+    img = _rng_image(704, 704, 5)
+    x = preprocess([img], fd_spec.input)
+    assert x.shape == (1, 3, 352, 352) and x.dtype == np.float32
+    want = _block_mean(img, 2).transpose(2, 0, 1) / 255.0
+    np.testing.assert_allclose(x[0], want, atol=0.51 / 255)  # cv2 rounds to uint8
+
+
+def test_preprocess_fastestdet_channel_order_and_scale(fd_spec):
+    img = np.empty((720, 1280, 3), np.uint8)
+    img[...] = (10, 128, 255)  # B, G, R
+    x = preprocess([img], fd_spec.input)[0]
+    np.testing.assert_allclose(x[:, 0, 0], np.array([10, 128, 255]) / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(x.reshape(3, -1).std(axis=1), 0.0, atol=1e-7)
+
+
+def test_preprocess_nexar_crop_and_mean():
+    spec = load_spec("nexar_tl").input
+    # A 256x256 frame is not resized: only the centre crop (offset (256-227)//2 = 14) and the mean.
+    img = _rng_image(256, 256, 7)
+    x = preprocess([img], spec)
+    assert x.shape == (1, 3, 227, 227)
+    want = img[14:241, 14:241].astype(np.float32).transpose(2, 0, 1) - \
+        np.float32([104, 117, 123]).reshape(3, 1, 1)
+    np.testing.assert_array_equal(x[0], want)
+
+
+def test_preprocess_nexar_resize_256_then_crop():
+    spec = load_spec("nexar_tl").input
+    # 512x512 -> 256x256 with INTER_LINEAR samples at 2x+0.5: the mean of each 2x2 block.
+    img = _rng_image(512, 512, 8)
+    x = preprocess([img, img[:, :, ::-1].copy()], spec)
+    small = _block_mean(img, 2)[14:241, 14:241]
+    want = small.transpose(2, 0, 1) - np.array([104, 117, 123]).reshape(3, 1, 1)
+    np.testing.assert_allclose(x[0], want, atol=0.51)
+    # the second image had R and B swapped: its B plane is the first image's R plane
+    np.testing.assert_allclose(x[1][0] + 104, x[0][2] + 123, atol=1e-4)

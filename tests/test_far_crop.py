@@ -1,0 +1,132 @@
+"""The far-range crop: it finds far cars the full-frame pass misses, without fragmenting near ones.
+
+Labels in tests/data/udacity_far_cars.json were set by eye on upscaled crops of the frames.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fcw.boxes import containment, iou_matrix
+from fcw.config import CameraConfig, DetectorConfig, FarCropConfig
+from fcw.perception.detector import CropWindow, Detector, drop_cut_boxes, drop_fragments, far_crop_window
+from fcw.types import Detections, Frame
+
+LABELS = json.loads((Path(__file__).parent / "data" / "udacity_far_cars.json").read_text())["frames"]
+FRAMES = sorted(LABELS)
+
+
+def _labels(name, kind):
+    return np.array([b["xyxy"] for b in LABELS[name][kind]], float)
+
+
+@pytest.fixture(scope="module")
+def detections(fastestdet_backend, highway_images):
+    """{(frame, far crop on?): Detections} with otherwise default settings."""
+    out = {}
+    for crop in (False, True):
+        det = Detector(fastestdet_backend, DetectorConfig(far_crop=FarCropConfig(enabled=crop)),
+                       CameraConfig())
+        for name in FRAMES:
+            out[name, crop] = det.update(Frame(0, 0.0, highway_images[name]))
+    return out
+
+
+def _covers(dets: Detections, labels: np.ndarray) -> np.ndarray:
+    """(n_labels,) a detection holds the label's centre and at least half of the label's area."""
+    if not len(dets):
+        return np.zeros(len(labels), bool)
+    cx, cy = (labels[:, 0] + labels[:, 2]) / 2, (labels[:, 1] + labels[:, 3]) / 2
+    x1, y1, x2, y2 = (dets.xyxy[:, i][None, :] for i in range(4))
+    centre_in = (x1 <= cx[:, None]) & (cx[:, None] <= x2) & (y1 <= cy[:, None]) & (cy[:, None] <= y2)
+    return (centre_in & (containment(labels, dets.xyxy) >= 0.5)).any(axis=1)
+
+
+@pytest.mark.parametrize("name", FRAMES)
+def test_full_frame_alone_misses_far_cars(detections, name):
+    far, dets = _labels(name, "far"), detections[name, False]
+    assert len(dets) >= 2  # the near cars are there: the pass ran
+    assert (iou_matrix(far, dets.xyxy) <= 0.3).all()
+    assert not _covers(dets, far).any()
+
+
+@pytest.mark.parametrize("name", FRAMES)
+def test_far_crop_finds_far_cars(detections, name):
+    far, dets = _labels(name, "far"), detections[name, True]
+    assert _covers(dets, far).all()
+    assert (iou_matrix(far, dets.xyxy) > 0.1).any(axis=1).all()
+
+
+@pytest.mark.parametrize("name", FRAMES)
+def test_far_crop_localises_far_cars(detections, name):
+    far, dets = _labels(name, "far"), detections[name, True]
+    assert (iou_matrix(far, dets.xyxy) > 0.3).any(axis=1).all()
+
+
+@pytest.mark.parametrize("name", FRAMES)
+@pytest.mark.parametrize("crop", [False, True])
+def test_near_cars_found_once(detections, name, crop):
+    near, dets = _labels(name, "near"), detections[name, crop]
+    iou = iou_matrix(near, dets.xyxy)
+    assert (iou.max(axis=1) > 0.5).all()             # each near car is found ...
+    assert ((iou > 0.1).sum(axis=1) == 1).all()      # ... by exactly one box, no fragments
+    assert (containment(dets.xyxy, near) > 0.5).sum() == len(near)
+
+
+def test_crop_on_keeps_full_frame_boxes(detections):
+    for name in FRAMES:
+        off, on = detections[name, False], detections[name, True]
+        assert len(on) > len(off)
+        assert (iou_matrix(off.xyxy, on.xyxy).max(axis=1) > 0.9).all()
+
+
+# --- unit cases --------------------------------------------------------------------------------
+
+def test_crop_window_around():
+    assert CropWindow.around(640, 396, 512, 252, 1280, 720) == CropWindow(384, 270, 896, 522)
+    assert CropWindow.around(10, 10, 100, 50, 200, 100) == CropWindow(0, 0, 100, 50)      # shifted in
+    assert CropWindow.around(195, 95, 100, 50, 200, 100) == CropWindow(100, 50, 200, 100)
+    assert CropWindow.around(100, 50, 300, 50, 200, 100) == CropWindow(0, 25, 200, 75)     # too wide
+    # default config on a 1280x720 frame: 0.3 x 0.4 of it (384 x 288) around (640, 396)
+    assert far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720) == CropWindow(448, 252, 832, 540)
+
+
+def _d(rows):
+    a = np.asarray(rows, np.float32).reshape(-1, 4)
+    return Detections(a, np.full(len(a), 0.5, np.float32), np.full(len(a), 2, np.int32))
+
+
+def test_drop_cut_boxes_inner_window():
+    win = CropWindow(100, 50, 300, 150)  # every edge inside a 400x200 frame
+    dets = _d([(150, 80, 200, 120),   # inside: kept
+               (101, 80, 150, 120),   # touches the left edge: cut
+               (104, 80, 150, 120),   # 4 px in: kept
+               (250, 80, 298, 120),   # touches the right edge: cut
+               (150, 52, 200, 120),   # top
+               (150, 80, 200, 148)])  # bottom
+    kept = drop_cut_boxes(dets, win, 400, 200)
+    assert kept.xyxy.tolist() == [[150, 80, 200, 120], [104, 80, 150, 120]]
+
+
+def test_drop_cut_boxes_frame_edges_are_not_cuts():
+    win = CropWindow(0, 0, 200, 100)  # left and top edges are the frame's
+    dets = _d([(0, 0, 50, 50), (0, 10, 50, 99), (120, 1, 199, 50)])
+    assert drop_cut_boxes(dets, win, 400, 200).xyxy.tolist() == [[0, 0, 50, 50]]
+    whole = CropWindow(0, 0, 400, 200)
+    assert len(drop_cut_boxes(_d([(0, 0, 400, 200)]), whole, 400, 200)) == 1
+    assert len(drop_cut_boxes(Detections.empty(), win, 400, 200)) == 0
+
+
+def test_drop_fragments():
+    full = _d([(0, 0, 100, 100)])
+    crop = _d([(60, 0, 100, 50),     # a piece of the full-frame car (inside it, IoU 0.2): dropped
+               (2, 2, 100, 100),     # a duplicate (IoU 0.96): left to NMS
+               (200, 0, 250, 50),    # another car: kept
+               (80, 0, 180, 100)])   # overlaps only 20 %: kept
+    assert drop_fragments(crop, full, 0.45).xyxy.tolist() == [[2, 2, 100, 100], [200, 0, 250, 50],
+                                                              [80, 0, 180, 100]]
+    assert len(drop_fragments(crop, Detections.empty(), 0.45)) == 4
+    assert len(drop_fragments(Detections.empty(), full, 0.45)) == 0
