@@ -26,7 +26,7 @@ class _Section(BaseModel):
 class CameraConfig(_Section):
     # The vanishing point, as fractions of the frame: the corridor and the far crop hang from it.
     vanishing_point_x: float = Field(0.5, ge=0.0, le=1.0)
-    vanishing_point_y: float = Field(0.55, ge=0.0, le=1.0)
+    vanishing_point_y: float = Field(0.5, ge=0.0, le=1.0)
     # Optional geometry for range and closing speed (flat-ground model); not needed for TTC.
     height_m: Optional[float] = Field(None, gt=0.0, le=10.0)
     focal_px: Optional[float] = Field(None, gt=0.0)
@@ -34,7 +34,7 @@ class CameraConfig(_Section):
 
 
 class NmsConfig(_Section):
-    method: Literal["nms", "soft", "fusion"] = "nms"
+    method: Literal["nms", "soft", "fusion"] = "fusion"
     iou_threshold: float = Field(0.45, gt=0.0, le=1.0)
     class_agnostic: bool = True
     soft_sigma: float = Field(0.5, gt=0.0)
@@ -75,6 +75,9 @@ class TrackerConfig(_Section):
     q_aspect_per_s3: float = Field(0.01, gt=0.0)
     # One-sigma noise of each detected box corner (px).
     measurement_noise_px: float = Field(2.0, gt=0.0)
+    # ... plus this fraction of the box size, added in quadrature (FastestDet's corners wander
+    # by ~3-5% of the box on the rendered scenarios).
+    measurement_noise_frac: float = Field(0.03, ge=0.0, le=1.0)
 
 
 class CorridorConfig(_Section):

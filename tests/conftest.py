@@ -61,3 +61,21 @@ def highway_images(shared_dir: Path) -> dict[str, np.ndarray]:
 def dlib_image(shared_dir: Path) -> np.ndarray:
     """dlib's 928x478 city street with cars from behind and traffic lights (BGR)."""
     return _read(shared_dir / "data" / "dlib" / "mmod_cars_test_image.jpg")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """``rendered(name) -> Path`` of the scenario's video (labels beside it), rendered once."""
+    from fcw.scenarios.render import render_scenario
+
+    out = tmp_path_factory.mktemp("scenarios")
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            video = out / f"{name}.mp4"
+            render_scenario(name, video, fps=30.0, seed=0)
+            cache[name] = video
+        return cache[name]
+
+    return get

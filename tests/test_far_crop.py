@@ -90,8 +90,8 @@ def test_crop_window_around():
     assert CropWindow.around(10, 10, 100, 50, 200, 100) == CropWindow(0, 0, 100, 50)      # shifted in
     assert CropWindow.around(195, 95, 100, 50, 200, 100) == CropWindow(100, 50, 200, 100)
     assert CropWindow.around(100, 50, 300, 50, 200, 100) == CropWindow(0, 25, 200, 75)     # too wide
-    # default config on a 1280x720 frame: 0.3 x 0.4 of it (384 x 288) around (640, 396)
-    assert far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720) == CropWindow(448, 252, 832, 540)
+    # default config on a 1280x720 frame: 0.3 x 0.4 of it (384 x 288) around (640, 360)
+    assert far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720) == CropWindow(448, 216, 832, 504)
 
 
 def _d(rows):

@@ -8,7 +8,7 @@ from fcw.types import Tracks
 
 W, H = 1280, 720
 # vanishing point (640, 396); half-width 320 px at the bottom row.
-CORRIDOR = Corridor.from_config(CameraConfig(), CorridorConfig(), W, H)
+CORRIDOR = Corridor.from_config(CameraConfig(vanishing_point_y=0.55), CorridorConfig(), W, H)
 
 
 def make_tracks(boxes, confirmed=None, class_id=None, ids=None) -> Tracks:

@@ -150,7 +150,7 @@ def tracks(rows) -> Tracks:
 
 
 def test_stage_uses_new_lead_after_cut_in_and_computes_range():
-    cam = CameraConfig(focal_px=1000.0, height_m=1.3, ego_speed_mps=20.0)
+    cam = CameraConfig(vanishing_point_y=0.55, focal_px=1000.0, height_m=1.3, ego_speed_mps=20.0)
     stage = RiskStage(cam, CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
     far = (1, [610, 430, 670, 476], True, 2, 0.1, 1e-4)            # bottom 80 px below horizon
     cut_in = (2, [600, 440, 680, 526], True, 2, 0.5, 1e-4)          # lower: nearer
@@ -172,7 +172,8 @@ def test_stage_uses_new_lead_after_cut_in_and_computes_range():
 
 
 def test_stage_without_geometry_or_closing():
-    stage = RiskStage(CameraConfig(), CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
+    stage = RiskStage(CameraConfig(vanishing_point_y=0.55), CorridorConfig(), WarningConfig(),
+                      vehicle_class_ids=(2,))
     opening = (1, [610, 430, 670, 476], True, 2, -0.2, 1e-4)
     risk, events = stage.update(Frame(0, 0.0, IMAGE), tracks([opening]))
     assert risk.lead_id == 1 and risk.ttc_s is None and risk.ttc2_s is None

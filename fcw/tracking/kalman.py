@@ -102,8 +102,11 @@ def state_to_box(x: np.ndarray) -> np.ndarray:
     return np.array([x[CX] - 0.5 * w, x[CY] - 0.5 * h, x[CX] + 0.5 * w, x[CY] + 0.5 * h])
 
 
-def measurement_noise(xyxy: np.ndarray, noise_px: float) -> np.ndarray:
-    """R = J diag(noise_px^2) J^T, the independent noise of the four corners mapped into z.
+def measurement_noise(xyxy: np.ndarray, noise_px: float, noise_frac: float = 0.0) -> np.ndarray:
+    """R = J diag(sigma^2) J^T, the independent noise of the four corners mapped into z.
+
+    sigma = hypot(noise_px, noise_frac * box size): a detector's corner error grows with the
+    box (a CNN places edges to a fraction of the object, not to a fixed pixel count).
 
     Pixel noise becomes log noise by dividing by the size (d ln w = dw / w), and because
     ln(h/w) shares the width with ln w their errors are anti-correlated; keeping that term
@@ -116,7 +119,8 @@ def measurement_noise(xyxy: np.ndarray, noise_px: float) -> np.ndarray:
                   [0.0, 0.5, 0.0, 0.5],
                   [-1.0 / w, 0.0, 1.0 / w, 0.0],
                   [1.0 / w, -1.0 / h, -1.0 / w, 1.0 / h]])
-    return noise_px**2 * (J @ J.T)
+    sigma_px = np.hypot(noise_px, noise_frac * min(w, h))
+    return sigma_px**2 * (J @ J.T)
 
 
 def initial_covariance(R: np.ndarray) -> np.ndarray:
@@ -130,6 +134,11 @@ def initial_covariance(R: np.ndarray) -> np.ndarray:
     return P
 
 
+# Squared Mahalanobis distance of a 4-D innovation beyond which a box is treated as an
+# outlier: the chi-square 99.9% point for 4 degrees of freedom.
+OUTLIER_GATE_D2 = 18.47
+
+
 class BoxKalman:
     """One track's filter: filterpy's KalmanFilter with F, Q and R rebuilt for every step."""
 
@@ -137,7 +146,7 @@ class BoxKalman:
         self._cfg = cfg
         self.kf = KalmanFilter(dim_x=DIM_X, dim_z=DIM_Z)
         self.kf.H = measurement_matrix()
-        R = measurement_noise(xyxy, cfg.measurement_noise_px)
+        R = measurement_noise(xyxy, cfg.measurement_noise_px, cfg.measurement_noise_frac)
         x0 = np.zeros(DIM_X)
         x0[:DIM_Z] = box_to_z(xyxy)
         self.kf.x = x0.reshape(DIM_X, 1)
@@ -152,8 +161,18 @@ class BoxKalman:
                                         c.q_aspect_per_s3))
 
     def update(self, xyxy: np.ndarray) -> None:
-        R = measurement_noise(xyxy, self._cfg.measurement_noise_px)
-        self.kf.update(box_to_z(xyxy).reshape(DIM_Z, 1), R=R)
+        R = measurement_noise(xyxy, self._cfg.measurement_noise_px, self._cfg.measurement_noise_frac)
+        z = box_to_z(xyxy).reshape(DIM_Z, 1)
+        # A detector now and then returns a box that jumps (a class flip, the far crop's box
+        # winning over the full frame's); taken at face value one such box fakes a burst of
+        # closing. An innovation beyond the gate inflates R instead, so the outlier moves the
+        # state only as far as the gate allows (a Huber-like robust update).
+        y = z - self.kf.H @ self.kf.x
+        S = self.kf.H @ self.kf.P @ self.kf.H.T + R
+        d2 = float((y.T @ np.linalg.solve(S, y)).item())
+        if d2 > OUTLIER_GATE_D2:
+            R = R * (d2 / OUTLIER_GATE_D2)
+        self.kf.update(z, R=R)
 
     @property
     def x(self) -> np.ndarray:

@@ -1,0 +1,311 @@
+"""The label file of a labelled clip: what is in each frame and what fcw is expected to say.
+
+A clip ``clip.mp4`` has its labels next to it in ``clip.labels.json`` (see ``labels_path_for``).
+The scenario renderer writes them with exact ground truth; hand-labelled real clips use the same
+format (they may leave ``lead`` as null where the range is unknown). Format, version 1::
+
+    {
+      "version": 1,
+      "video": "clip.mp4",              # file name of the video, relative to the label file
+      "fps": 30.0,                      # frame rate the times below were computed with
+      "width": 1280, "height": 720,     # frame size in pixels
+      "scenario": "lead_stopped",       # free-form name of what the clip shows
+      "expect": {
+        "warning": "required",          # "required" | "forbidden" | null (no expectation)
+        "required_ttc_s": 2.1           # a required warning must be on while the true TTC is
+      },                                #   still >= this (s); null when not "required"
+      "frames": [
+        {
+          "frame": 0,                   # 0-based frame index in the video, strictly increasing
+          "t": 0.0,                     # capture time of the frame (s)
+          "boxes": [                    # every labelled object visible in the frame
+            {"track_id": 1,             # stable identity of the object across the clip (>= 0)
+             "class": "car",            # COCO-style name: car, truck, bus, motorcycle, ...
+             "xyxy": [x1, y1, x2, y2],  # pixels, clipped to the frame, x1 < x2 and y1 < y2
+             "occlusion": 0.0}          # optional, fraction of the box hidden by nearer objects
+          ],
+          "lead": {                     # the vehicle in the ego lane nearest ahead, or null
+            "track_id": 1,              # one of this frame's boxes
+            "range_m": 42.0,            # camera to the lead's rear face, along the road (m)
+            "closing_speed_mps": 11.2,  # ego speed minus lead speed (m/s; > 0 while closing)
+            "ttc_s": 3.75,              # range / closing speed; null when not closing
+            "ttc2_s": 3.6               # TTC at constant relative acceleration; null when that
+          },                            #   predicts no collision
+          "light": null                 # reserved for traffic-light state; null
+        }
+      ]
+    }
+
+Loading validates everything and reports the first problem as one line naming the file and the
+field path, e.g. ``clip.labels.json: frames[12].boxes[0].xyxy: expected x1 < x2``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from fcw.errors import FcwError
+
+LABELS_VERSION = 1
+LABELS_SUFFIX = ".labels.json"
+
+WarningExpectation = Literal["required", "forbidden"]
+
+
+class LabelError(FcwError):
+    """A label file that is missing, not JSON or not in the documented format."""
+
+
+@dataclass(frozen=True)
+class BoxLabel:
+    """One labelled object. xyxy: pixels (x1, y1, x2, y2), clipped to the frame."""
+
+    track_id: int
+    cls: str
+    xyxy: tuple[float, float, float, float]
+    occlusion: float = 0.0
+
+
+@dataclass(frozen=True)
+class LeadTruth:
+    """The true state of the lead vehicle; speeds in m/s, times in s, ranges in m."""
+
+    track_id: int
+    range_m: float
+    closing_speed_mps: float
+    ttc_s: float | None
+    ttc2_s: float | None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What fcw must do over the clip; required_ttc_s only for a required warning."""
+
+    warning: WarningExpectation | None = None
+    required_ttc_s: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameLabels:
+    frame: int
+    t_s: float
+    boxes: tuple[BoxLabel, ...] = ()
+    lead: LeadTruth | None = None
+    light: str | None = None
+
+
+@dataclass(frozen=True)
+class ClipLabels:
+    video: str
+    fps: float
+    width: int
+    height: int
+    scenario: str
+    expect: Expectation
+    frames: tuple[FrameLabels, ...]
+    version: int = LABELS_VERSION
+
+    def frame_at(self, index: int) -> FrameLabels | None:
+        """The labels of frame ``index``, or None if that frame is not labelled."""
+        # Frames are usually dense from 0, so try the direct position before searching.
+        if 0 <= index < len(self.frames) and self.frames[index].frame == index:
+            return self.frames[index]
+        for f in self.frames:
+            if f.frame == index:
+                return f
+        return None
+
+
+def labels_path_for(video: Path) -> Path:
+    """``clip.mp4`` -> ``clip.labels.json`` in the same folder."""
+    video = Path(video)
+    return video.with_name(video.stem + LABELS_SUFFIX)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def _num(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def labels_to_dict(labels: ClipLabels) -> dict[str, Any]:
+    frames = []
+    for f in labels.frames:
+        lead = None
+        if f.lead is not None:
+            lead = {"track_id": f.lead.track_id, "range_m": _num(f.lead.range_m),
+                    "closing_speed_mps": _num(f.lead.closing_speed_mps),
+                    "ttc_s": _num(f.lead.ttc_s), "ttc2_s": _num(f.lead.ttc2_s)}
+        frames.append({
+            "frame": f.frame, "t": _num(f.t_s),
+            "boxes": [{"track_id": b.track_id, "class": b.cls,
+                       "xyxy": [_num(v, 3) for v in b.xyxy], "occlusion": _num(b.occlusion, 4)}
+                      for b in f.boxes],
+            "lead": lead, "light": f.light,
+        })
+    return {"version": labels.version, "video": labels.video, "fps": labels.fps,
+            "width": labels.width, "height": labels.height, "scenario": labels.scenario,
+            "expect": {"warning": labels.expect.warning,
+                       "required_ttc_s": labels.expect.required_ttc_s},
+            "frames": frames}
+
+
+def save_labels(labels: ClipLabels, path: Path) -> None:
+    # One frame per line keeps the files diffable and greppable without being huge.
+    d = labels_to_dict(labels)
+    frames = d.pop("frames")
+    head = json.dumps(d)[:-1]
+    body = ",\n".join("  " + json.dumps(f, separators=(",", ":")) for f in frames)
+    Path(path).write_text(f'{head}, "frames": [\n{body}\n]}}\n', encoding="utf-8")
+
+
+# --- reading and validation ----------------------------------------------------------------------
+
+class _Reader:
+    """Typed access to a parsed JSON value that knows its field path for error messages."""
+
+    def __init__(self, source: str, value: Any, path: str = "") -> None:
+        self.source, self.value, self.path = source, value, path
+
+    def fail(self, msg: str) -> LabelError:
+        where = self.path or "(top level)"
+        return LabelError(f"{self.source}: {where}: {msg}")
+
+    def child(self, key: str | int) -> "_Reader":
+        path = f"{self.path}[{key}]" if isinstance(key, int) else (
+            f"{self.path}.{key}" if self.path else key)
+        if isinstance(key, int):
+            return _Reader(self.source, self.value[key], path)
+        if not isinstance(self.value, dict) or key not in self.value:
+            raise _Reader(self.source, None, path).fail("missing")
+        return _Reader(self.source, self.value[key], path)
+
+    def optional(self, key: str) -> "_Reader | None":
+        if not isinstance(self.value, dict) or self.value.get(key) is None:
+            return None
+        return self.child(key)
+
+    def obj(self, allowed: set[str]) -> "_Reader":
+        if not isinstance(self.value, dict):
+            raise self.fail(f"expected an object, got {type(self.value).__name__}")
+        extra = sorted(set(self.value) - allowed)
+        if extra:
+            raise self.fail(f"unknown field {extra[0]!r}")
+        return self
+
+    def list(self) -> list["_Reader"]:
+        if not isinstance(self.value, list):
+            raise self.fail(f"expected a list, got {type(self.value).__name__}")
+        return [self.child(i) for i in range(len(self.value))]
+
+    def int(self, minimum: int | None = None) -> int:
+        v = self.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(f"expected an integer, got {v!r}")
+        if minimum is not None and v < minimum:
+            raise self.fail(f"must be >= {minimum}, got {v}")
+        return v
+
+    def float(self, positive: bool = False, nonneg: bool = False) -> float:
+        v = self.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise self.fail(f"expected a finite number, got {v!r}")
+        if positive and v <= 0:
+            raise self.fail(f"must be > 0, got {v}")
+        if nonneg and v < 0:
+            raise self.fail(f"must be >= 0, got {v}")
+        return float(v)
+
+    def str(self) -> str:
+        if not isinstance(self.value, str) or not self.value:
+            raise self.fail(f"expected a non-empty string, got {self.value!r}")
+        return self.value
+
+
+def _opt_float(r: _Reader, key: str, **kw: bool) -> float | None:
+    c = r.optional(key)
+    return None if c is None else c.float(**kw)
+
+
+def _read_box(r: _Reader, width: int, height: int) -> BoxLabel:
+    r.obj({"track_id", "class", "xyxy", "occlusion"})
+    xy = r.child("xyxy")
+    items = xy.list()
+    if len(items) != 4:
+        raise xy.fail(f"expected 4 numbers, got {len(items)}")
+    x1, y1, x2, y2 = (i.float() for i in items)
+    if not (x1 < x2 and y1 < y2):
+        raise xy.fail("expected x1 < x2 and y1 < y2")
+    # Half a pixel of slack: boxes are clipped to the frame but rounded when written.
+    if x1 < -0.5 or y1 < -0.5 or x2 > width + 0.5 or y2 > height + 0.5:
+        raise xy.fail(f"outside the {width}x{height} frame")
+    occ = _opt_float(r, "occlusion", nonneg=True)
+    if occ is not None and occ > 1.0:
+        raise r.child("occlusion").fail(f"must be in [0, 1], got {occ}")
+    return BoxLabel(r.child("track_id").int(0), r.child("class").str(), (x1, y1, x2, y2),
+                    occ or 0.0)
+
+
+def _read_lead(r: _Reader, boxes: tuple[BoxLabel, ...]) -> LeadTruth:
+    r.obj({"track_id", "range_m", "closing_speed_mps", "ttc_s", "ttc2_s"})
+    tid = r.child("track_id").int(0)
+    if tid not in {b.track_id for b in boxes}:
+        raise r.child("track_id").fail(f"track {tid} has no box in this frame")
+    return LeadTruth(tid, r.child("range_m").float(positive=True),
+                     r.child("closing_speed_mps").float(),
+                     _opt_float(r, "ttc_s", nonneg=True), _opt_float(r, "ttc2_s", nonneg=True))
+
+
+def _read_frame(r: _Reader, width: int, height: int) -> FrameLabels:
+    r.obj({"frame", "t", "boxes", "lead", "light"})
+    boxes = tuple(_read_box(b, width, height) for b in r.child("boxes").list())
+    ids = [b.track_id for b in boxes]
+    if len(set(ids)) != len(ids):
+        raise r.child("boxes").fail("a track_id appears twice")
+    lead_r = r.optional("lead")
+    light_r = r.optional("light")
+    return FrameLabels(r.child("frame").int(0), r.child("t").float(nonneg=True), boxes,
+                       None if lead_r is None else _read_lead(lead_r, boxes),
+                       None if light_r is None else light_r.str())
+
+
+def labels_from_dict(data: Any, source: str = "<labels>") -> ClipLabels:
+    """Validate parsed JSON into ClipLabels; ``source`` names the file in error messages."""
+    r = _Reader(source, data).obj({"version", "video", "fps", "width", "height", "scenario",
+                                   "expect", "frames"})
+    version = r.child("version").int()
+    if version != LABELS_VERSION:
+        raise r.child("version").fail(f"unsupported version {version} (expected {LABELS_VERSION})")
+    width, height = r.child("width").int(1), r.child("height").int(1)
+    e = r.child("expect").obj({"warning", "required_ttc_s"})
+    warning = e.optional("warning")
+    warning_v = None if warning is None else warning.value
+    if warning_v not in (None, "required", "forbidden"):
+        raise e.child("warning").fail(f"expected 'required', 'forbidden' or null, got {warning_v!r}")
+    req = _opt_float(e, "required_ttc_s", positive=True)
+    if req is not None and warning_v != "required":
+        raise e.child("required_ttc_s").fail("only allowed with warning 'required'")
+    frames = tuple(_read_frame(f, width, height) for f in r.child("frames").list())
+    for i in range(1, len(frames)):
+        if frames[i].frame <= frames[i - 1].frame:
+            raise r.child("frames").child(i).child("frame").fail("frame indices must increase")
+    return ClipLabels(video=r.child("video").str(), fps=r.child("fps").float(positive=True),
+                      width=width, height=height, scenario=r.child("scenario").str(),
+                      expect=Expectation(warning_v, req), frames=frames, version=version)
+
+
+def load_labels(path: Path) -> ClipLabels:
+    """Read and validate a label file; any problem is a one-line ``LabelError``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise LabelError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise LabelError(f"{path}: line {e.lineno}: not valid JSON: {e.msg}") from e
+    return labels_from_dict(data, str(path))
