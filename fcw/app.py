@@ -102,5 +102,5 @@ def build_pipeline(cfg: Config, options: RunOptions,
     return Pipeline(
         source=source, detector=detector,
         tracker=Tracker(cfg.tracker, vehicles),
-        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles),
+        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale),
         sinks=sinks, max_frames=options.max_frames)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fcw.config import CameraConfig, CorridorConfig, WarningConfig
+from fcw.config import CameraConfig, CorridorConfig, LeadScaleConfig, WarningConfig
 from fcw.risk.lead import Corridor, select_lead
+from fcw.risk.scale import LeadScaleFilter, patch_log_scale
 from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
                           ttc_second_order)
 from fcw.risk.warning import WarningStateMachine
@@ -13,13 +14,18 @@ from fcw.types import Event, Frame, Risk, Tracks
 
 class RiskStage:
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
-                 vehicle_class_ids: tuple[int, ...]) -> None:
+                 vehicle_class_ids: tuple[int, ...],
+                 lead_scale: LeadScaleConfig | None = None) -> None:
         self.camera = camera
         self.corridor_cfg = corridor
         self.warning_cfg = warning
         self.vehicle_class_ids = tuple(vehicle_class_ids)
         self.state_machine = WarningStateMachine(warning)
         self._corridor: Corridor | None = None
+        self.lead_scale = lead_scale if lead_scale is not None and lead_scale.enabled else None
+        self._scale_filter = LeadScaleFilter(self.lead_scale) if self.lead_scale else None
+        # (lead id, frame, its box) the scale filter last saw.
+        self._scale_prev: tuple[int, Frame, np.ndarray] | None = None
         self._corridor_size: tuple[int, int] | None = None
 
     def _corridor_for(self, frame: Frame) -> Corridor:
@@ -40,11 +46,11 @@ class RiskStage:
         closing = False
         if lead_id is not None:
             i = tracks.index_of(lead_id)
-            rate = float(tracks.scale_rate_per_s[i])
+            rate, rate_var, accel = self._scale_of_lead(frame, tracks, i)
             closing = rate > self.warning_cfg.min_closing_rate_per_s
             if closing:
-                ttc_s, ttc_sigma_s = ttc_first_order(rate, float(tracks.scale_rate_var[i]))
-                ttc2_s = ttc_second_order(rate, float(tracks.scale_accel_per_s2[i]))
+                ttc_s, ttc_sigma_s = ttc_first_order(rate, rate_var)
+                ttc2_s = ttc_second_order(rate, accel)
             range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]), rate)
 
         level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, ttc_s,
@@ -53,6 +59,26 @@ class RiskStage:
                     level=level, range_m=range_m, closing_speed_mps=closing_mps,
                     headway_s=headway)
         return risk, events
+
+    def _scale_of_lead(self, frame: Frame, tracks: Tracks, i: int) -> tuple[float, float, float]:
+        """(d ln w/dt, its variance, d2 ln w/dt2) of track i, the lead: from image alignment
+        once it has enough steps, from the tracker's box filter until then."""
+        box_estimate = (float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i]),
+                        float(tracks.scale_accel_per_s2[i]))
+        if self._scale_filter is None:
+            return box_estimate
+        lead_id, box = int(tracks.track_id[i]), tracks.xyxy[i]
+        prev = self._scale_prev
+        if prev is None or prev[0] != lead_id:
+            self._scale_filter.reset(*box_estimate)
+        else:
+            step = patch_log_scale(prev[1].image, frame.image, prev[2])
+            self._scale_filter.update(frame.t_s - prev[1].t_s, step)
+        self._scale_prev = (lead_id, frame, box)
+        f = self._scale_filter
+        if f.measurements < self.lead_scale.min_measurements:
+            return box_estimate
+        return f.rate_per_s, f.rate_var, f.accel_per_s2
 
     def _geometry(self, frame: Frame, y_bottom_px: float, rate_per_s: float
                   ) -> tuple[float | None, float | None, float | None]:
