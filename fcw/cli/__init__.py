@@ -38,6 +38,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except FcwError as exc:
         print(f"fcw: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a bug, not bad input: one line, the traceback only with -v
+        logging.debug("unexpected error", exc_info=True)
+        print(f"fcw: error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

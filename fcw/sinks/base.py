@@ -2,9 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import IO, Optional
 
+from fcw.errors import FcwError
 from fcw.types import FrameResult
+
+
+def open_output(path: Path, mode: str, what: str) -> IO[str]:
+    """Open an output text file, creating its folder; failure is one line naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, mode, encoding="utf-8")
+    except OSError as exc:
+        raise FcwError(f"{path}: cannot write {what} ({exc.strerror})") from None
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,16 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from fcw.errors import FcwError
 from fcw.types import Event, FrameResult
 
-from .base import RunSummary, Sink
+from .base import RunSummary, Sink, open_output
 
 
 class EventLog(Sink):
     def __init__(self, path: Path, start: dict[str, Any], fsync_warnings: bool = True) -> None:
         self.path = Path(path)
         self._fsync_warnings = fsync_warnings
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(self.path, "a", encoding="utf-8")
-        except OSError as exc:
-            raise FcwError(f"{self.path}: cannot write events file ({exc.strerror})") from None
+        self._f = open_output(self.path, "a", "events file")
         self._last_t_s = 0.0
         self._last_frame = 0
         self.write_record({"type": "start", "t": 0.0, "frame": 0, **start})

@@ -3,21 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fcw.errors import FcwError
 from fcw.types import FrameResult
 
-from .base import Sink
+from .base import Sink, open_output
 
 
 class MotTrackWriter(Sink):
     def __init__(self, path: Path, confirmed_only: bool = True) -> None:
         self.path = Path(path)
         self.confirmed_only = confirmed_only
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(self.path, "w", encoding="utf-8")
-        except OSError as exc:
-            raise FcwError(f"{self.path}: cannot write tracks file ({exc.strerror})") from None
+        self._f = open_output(self.path, "w", "tracks file")
 
     def write(self, result: FrameResult) -> None:
         t = result.tracks
