@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from fcw.scenarios.kinematics import SCENARIOS
@@ -28,7 +29,8 @@ def main(args: argparse.Namespace) -> int:
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
-        print(f"fcw render: unknown scenario {unknown[0]!r}; see fcw render --list")
+        print(f"fcw: error: unknown scenario {unknown[0]!r}; see fcw render --list",
+              file=sys.stderr)
         return 2
     from fcw.scenarios.render import render_scenario  # heavy imports only when rendering
     for name in names:
