@@ -90,7 +90,7 @@ class LeadScaleConfig(_Section):
     measurement_noise: float = Field(0.009, gt=0.0, le=1.0)
     # Process noise: white jerk of ln(scale). The rate of a closing lead itself accelerates
     # (d2 ln w/dt2 = 1/TTC^2 at constant closing speed), so the filter must follow it quickly.
-    q_jerk_per_s5: float = Field(1.0, gt=0.0)
+    q_jerk_per_s5: float = Field(2.0, gt=0.0)
     init_accel_std_per_s2: float = Field(0.3, gt=0.0)
     # Steps measured before the aligned estimate replaces the tracker's.
     min_measurements: int = Field(5, ge=1, le=300)
