@@ -169,11 +169,15 @@ def _line_of(path: Path, text: str, loc: tuple[Any, ...]) -> Optional[int]:
 
 def load_config(path: Optional[Path] = None, overrides: Optional[dict[str, Any]] = None) -> Config:
     """Read and validate a YAML config; defaults apply to every key the file leaves out."""
-    path = Path(path) if path else DEFAULT_CONFIG
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    if path is None and not DEFAULT_CONFIG.is_file():
+        # An installed wheel has no configs/ folder; the code's defaults are the same values.
+        path, text = Path("(defaults)"), ""
+    else:
+        path = Path(path) if path else DEFAULT_CONFIG
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
