@@ -130,3 +130,16 @@ def test_drop_fragments():
                                                               [80, 0, 180, 100]]
     assert len(drop_fragments(crop, Detections.empty(), 0.45)) == 4
     assert len(drop_fragments(Detections.empty(), full, 0.45)) == 0
+
+
+def test_drop_nested_removes_half_boxes_of_a_near_car():
+    from fcw.perception.detector import drop_nested
+
+    whole, half, other = [100, 100, 300, 200], [190, 105, 300, 200], [400, 100, 450, 140]
+    dets = Detections(np.float32([whole, half, other]), np.float32([0.9, 0.5, 0.4]),
+                      np.int32([2, 2, 2]))
+    kept = drop_nested(dets)
+    assert kept.xyxy.tolist() == [whole, other]
+    # A nested box that scored higher than its container is kept: the container may be the error.
+    dets = Detections(np.float32([whole, half]), np.float32([0.5, 0.9]), np.int32([2, 2]))
+    assert len(drop_nested(dets)) == 2

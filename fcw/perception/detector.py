@@ -78,6 +78,22 @@ def drop_fragments(crop: Detections, full: Detections, iou_threshold: float) -> 
     return crop[~fragment.any(axis=1)]
 
 
+def drop_nested(dets: Detections, threshold: float = 0.7) -> Detections:
+    """Remove boxes lying mostly inside a larger box that scored higher.
+
+    FastestDet sometimes answers a near car with its whole box plus a box over one half of it
+    (a door, the rear); the pair's IoU is too low for NMS, and the half becomes a phantom track
+    beside the real one. A vehicle hidden that much behind a nearer one is not visible anyway.
+    """
+    if len(dets) < 2:
+        return dets
+    inside = containment(dets.xyxy, dets.xyxy)
+    area = np.prod(dets.xyxy[:, 2:] - dets.xyxy[:, :2], axis=1)
+    dominated = (inside > threshold) & (dets.score[None, :] > dets.score[:, None]) \
+        & (area[None, :] > area[:, None])
+    return dets[~dominated.any(axis=1)]
+
+
 class Detector:
     """``update(frame) -> Detections`` of the classes the rest of fcw uses (vehicles, lights)."""
 
@@ -116,7 +132,7 @@ class Detector:
                               crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
             parts.append(drop_fragments(crop, parts[0], self.cfg.nms.iou_threshold))
-        dets = self._merge(Detections.concat(parts))
+        dets = drop_nested(self._merge(Detections.concat(parts)))
         if self.cfg.min_box_px > 0 and len(dets):
             wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
             dets = dets[(wh >= self.cfg.min_box_px).all(axis=1)]

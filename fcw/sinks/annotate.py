@@ -37,10 +37,14 @@ def annotate(result: FrameResult, class_names: tuple[str, ...]) -> np.ndarray:
         color = _LEVEL_COLOR[risk.level] if is_lead else (
             (255, 160, 0) if result.tracks.confirmed[i] else (160, 160, 160))
         cv2.rectangle(img, (x1, y1), (x2, y2), color, thick * (2 if is_lead else 1))
-        text = f"#{tid} {class_names[result.tracks.class_id[i]]} {result.tracks.score[i]:.2f}"
         if is_lead:
-            text = f"LEAD {text}" + (f" TTC {risk.ttc_s:.1f}s" if risk.ttc_s is not None else "")
-        _label(img, text, x1, y1, color, scale)
+            ttc = "" if risk.ttc_s is None else f" TTC {risk.ttc_s:.1f}s"
+            if risk.ttc_s is not None and risk.ttc_sigma_s is not None:
+                ttc += f" +/-{risk.ttc_sigma_s:.1f}"
+            _label(img, f"LEAD #{tid}{ttc}", x1, y1, color, scale * 1.2)
+        elif result.tracks.confirmed[i]:
+            # Other vehicles get only their id: full labels on a busy highway hide the road.
+            _label(img, f"#{tid}", x1, y1, color, scale * 0.8)
     hud = f"frame {result.frame.index}  t {result.frame.t_s:6.2f}s"
     if risk.level is not WarningLevel.NONE:
         banner = "COLLISION WARNING" if risk.level is WarningLevel.WARNING else "CAUTION"
