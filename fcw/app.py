@@ -6,6 +6,7 @@ they all run the same code path.
 from __future__ import annotations
 
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -18,8 +19,10 @@ from fcw.config import Config
 from fcw.perception.detector import Detector
 from fcw.pipeline import DetectorStage, Pipeline
 from fcw.risk.stage import RiskStage
+from fcw.sinks.alert import AudibleAlert
 from fcw.sinks.base import Sink
 from fcw.sinks.events import EventLog
+from fcw.sinks.heartbeat import Heartbeat
 from fcw.sinks.status import StatusLine
 from fcw.sinks.tracks import MotTrackWriter
 from fcw.sinks.video import VideoRecorder
@@ -77,25 +80,40 @@ def build_pipeline(cfg: Config, options: RunOptions,
     spec = load_spec(cfg.detector.model)
     source = source or open_source(options.source, folder_fps=cfg.source.folder_fps,
                                    realtime=cfg.source.realtime)
+    sinks: list[Sink] = []
     try:
         detector, detector_info = build_detector(cfg, spec, options)
-        sinks: list[Sink] = []
+        # The alert comes first: the driver hears it before the disk writes of this frame.
+        sinks.append(AudibleAlert.from_config(cfg.alert))
+        log: Optional[EventLog] = None
         if options.events:
             start = {"source": source.name, "fps": source.fps, "frame_count": source.frame_count,
                      "fcw_version": __version__, "host": platform.node(), **detector_info,
                      "config": cfg.to_record()}
-            sinks.append(EventLog(options.events, start, cfg.output.fsync_warnings))
+            log = EventLog(options.events, start, cfg.output.fsync_warnings,
+                           max_bytes=int(cfg.output.events_max_mb * 1024 * 1024),
+                           keep=cfg.output.events_keep)
+            sinks.append(log)
         if options.record:
             sinks.append(VideoRecorder(options.record, source.fps or cfg.source.folder_fps,
                                        spec.class_names))
         if options.tracks:
             sinks.append(MotTrackWriter(options.tracks))
-        if options.status and cfg.output.status_line:
+        status = options.status and cfg.output.status_line
+        if status:
             total = source.frame_count
             if options.max_frames is not None:
                 total = min(total, options.max_frames) if total else options.max_frames
             sinks.append(StatusLine(total, lambda: source.dropped))
+        if cfg.output.heartbeat_s > 0 and (log is not None or not status):
+            # Into the events file through its own writer; on stderr only where no status
+            # line already shows that the run is alive.
+            sinks.append(Heartbeat(cfg.output.heartbeat_s, lambda: source.dropped,
+                                   write_record=log.write_record if log else None,
+                                   stream=None if status else sys.stderr))
     except BaseException:
+        for sink in sinks:  # files already opened, the alert's beep
+            sink.close()
         source.close()
         raise
     vehicles = spec.vehicle_class_ids

@@ -132,6 +132,22 @@ class SourceConfig(_Section):
 class OutputConfig(_Section):
     status_line: bool = True
     fsync_warnings: bool = True
+    # The events file rotates past this size (events.jsonl -> events.jsonl.1 ...), so a car that
+    # runs for weeks cannot fill its disk; 0 never rotates.
+    events_max_mb: float = Field(50.0, ge=0.0)
+    # Rotated files kept beside the current one; the oldest beyond this is deleted.
+    events_keep: int = Field(5, ge=0, le=1000)
+    # A heartbeat record (frames, fps, dropped, memory) every this many seconds of frame time,
+    # so a supervisor or an investigation can tell "quiet road" from "hung"; 0 = off.
+    heartbeat_s: float = Field(10.0, ge=0.0)
+
+
+class AlertConfig(_Section):
+    # Sound on every rise to "warning"; --headless does not mute it (the car has no screen).
+    enabled: bool = True
+    # argv of the command to run, e.g. [aplay, -q, /usr/share/sounds/alsa/Front_Center.wav];
+    # null plays a built-in 880 Hz beep with the first of aplay, paplay, afplay found.
+    command: Optional[tuple[str, ...]] = Field(None, min_length=1)
 
 
 class Config(_Section):
@@ -143,6 +159,7 @@ class Config(_Section):
     lead_scale: LeadScaleConfig = LeadScaleConfig()
     warning: WarningConfig = WarningConfig()
     output: OutputConfig = OutputConfig()
+    alert: AlertConfig = AlertConfig()
 
     def to_record(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

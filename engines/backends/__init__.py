@@ -39,7 +39,11 @@ def create_backend(kind: BackendName, spec: ModelSpec, model_path: Path,
     if kind == "tensorrt":
         if not tensorrt_usable():
             raise BackendUnavailable(TENSORRT_HINT)
-        # The engine builder and runtime land with the TensorRT issue; until then say so.
-        raise BackendUnavailable("the TensorRT backend is not part of this build yet; "
-                                 "use --backend onnxruntime")
+        from ..build import ensure_engine
+        from .tensorrt import TensorRTBackend
+
+        # fp16 by default (fcw build-engine's default too, so the factory finds what it built);
+        # engines/check_gpu.py is what checks it against ONNX Runtime. A missing engine is built
+        # on first use and cached with its sidecar (engines/cache.py).
+        return TensorRTBackend(spec, ensure_engine(spec, model_path, "fp16"), precision="fp16")
     raise BackendUnavailable(f"unknown backend {kind!r}")

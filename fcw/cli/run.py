@@ -1,4 +1,13 @@
-"""``fcw run``: replay a drive or watch a camera, and log what fcw sees and says."""
+"""``fcw run``: replay a drive or watch a camera, and log what fcw sees and says.
+
+Exit codes, for a supervisor (systemd ``Restart=on-failure`` restarts on any but 0):
+
+0  the source ended (a file or folder), ``--max-frames`` was reached, or SIGINT/SIGTERM stopped
+   the run; the events file has its end record.
+1  a runtime fault: a source, model or output that cannot be opened, a stage that failed.
+2  bad configuration or usage (the message names the file, line and field).
+3  source lost: a live camera or stream stopped delivering frames or failed while running.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +16,51 @@ from pathlib import Path
 
 from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
 from fcw.config import load_config
+from fcw.errors import SourceError
+from fcw.pipeline import Pipeline
+from fcw.sinks.base import RunSummary
+from fcw.sources import LiveSource
+
+EXIT_OK = 0
+EXIT_FAULT = 1
+EXIT_USAGE = 2  # returned by fcw.cli.main for ConfigError and by argparse
+EXIT_SOURCE_LOST = 3
+
+
+class SourceLost(SourceError):
+    """A live source that failed mid-run; the CLI prints it as one line and exits 3."""
+
+    exit_code = EXIT_SOURCE_LOST
+
+
+def exit_code(summary: RunSummary, live: bool) -> int:
+    """How a finished run ends the process: a live stream has no normal end, so its end is a loss."""
+    if summary.error is not None or summary.stop_reason == "error":
+        return EXIT_FAULT
+    if summary.stop_reason == "end_of_source" and live:
+        return EXIT_SOURCE_LOST
+    return EXIT_OK
+
+
+def run_pipeline(pipeline: Pipeline) -> int:
+    """Run until the source ends or SIGINT/SIGTERM arrives; the process's exit code."""
+    # A camera or network stream; a video file paced with --realtime ends normally.
+    live = isinstance(pipeline.source, LiveSource)
+
+    def _stop(signum: int, _frame: object) -> None:
+        pipeline.stop.set()
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = pipeline.run()
+    except SourceError as exc:
+        if live and not isinstance(exc, SourceLost):
+            raise SourceLost(str(exc)) from exc
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return exit_code(summary, live)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,15 +108,4 @@ def main(args: argparse.Namespace) -> int:
                          tracks=args.tracks, max_frames=args.max_frames,
                          models_dir=args.models_dir, backend=args.backend,
                          status=not args.no_status, ground_truth=gt)
-    pipeline = build_pipeline(cfg, options)
-
-    def _stop(signum: int, _frame: object) -> None:
-        pipeline.stop.set()
-
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        summary = pipeline.run()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return 0 if summary.error is None else 1
+    return run_pipeline(build_pipeline(cfg, options))

@@ -3,36 +3,130 @@
 Each line is written whole and flushed at once so that a crash or ``kill -9`` loses at most the
 line being written; warnings are also fsynced, because they are the records an investigation
 after an incident needs most.
+
+In the car the log runs for days, so it rotates by size: past ``max_bytes`` the current file
+becomes ``events.jsonl.1`` (``.1`` -> ``.2`` ..., the oldest beyond ``keep`` deleted), always
+between two whole lines. Every new file opens with a ``{"type":"rotate", ..., "part": n,
+"start": {...}}`` record carrying the run's start record, so each file says on its own which
+run, model and config wrote it; it is not a second "start", so a reader still sees one start
+per run.
+
+A write that fails (disk full, the folder removed) must not end the run: the warning logic and
+the alert matter more than the log. The first failure is logged once on stderr, lost records are
+counted, the file is reopened on the next record, and the end record says how many were lost.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator, Optional
 
 from fcw.types import Event, FrameResult
 
 from .base import RunSummary, Sink, open_output
 
+log = logging.getLogger(__name__)
+
 
 class EventLog(Sink):
-    def __init__(self, path: Path, start: dict[str, Any], fsync_warnings: bool = True) -> None:
+    def __init__(self, path: Path, start: dict[str, Any], fsync_warnings: bool = True,
+                 max_bytes: int = 0, keep: int = 5) -> None:
         self.path = Path(path)
         self._fsync_warnings = fsync_warnings
-        self._f = open_output(self.path, "a", "events file")
-        self._last_t_s = 0.0
-        self._last_frame = 0
-        self.write_record({"type": "start", "t": 0.0, "frame": 0, **start})
+        self._max_bytes = max_bytes  # 0: never rotate
+        self._keep = keep
+        # Failing to open at start-up is the user's problem to fix now: one line, naming the file.
+        self._f: Optional[IO[str]] = open_output(self.path, "a", "events file")
+        self._size = self._current_size()
+        self._start = {"type": "start", "t": 0.0, "frame": 0, **start}
+        self._part = 0
+        self.lost_records = 0  # records that could not be written (see write_record)
+        self._failing = False
+        self.write_record(self._start)
+
+    def _current_size(self) -> int:
+        try:
+            return os.fstat(self._f.fileno()).st_size if self._f else 0
+        except OSError:
+            return 0
 
     def write_record(self, record: dict[str, Any], sync: bool = False) -> None:
-        self._f.write(json.dumps(record, separators=(",", ":")) + "\n")
+        """Append one record as one flushed line; never raises (see the module's docstring)."""
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        try:
+            if self._f is None:
+                self._reopen()
+            if self._max_bytes and self._size > 0 and self._size + len(line) > self._max_bytes:
+                self._rotate(record)
+            self._append(line, sync)
+        except OSError as exc:
+            self._write_failed(exc)
+        else:
+            if self._failing:
+                self._failing = False
+                log.warning("%s: events file writable again (%d records lost)", self.path,
+                            self.lost_records)
+
+    def _append(self, line: str, sync: bool) -> None:
+        self._f.write(line)
         self._f.flush()
+        # len() counts characters; records are ASCII (json.dumps escapes the rest), so bytes.
+        self._size += len(line)
         if sync:
             os.fsync(self._f.fileno())
 
+    def _rotate(self, record: dict[str, Any]) -> None:
+        """Shift the files up one (dropping the oldest) and start a new one with a rotate record."""
+        os.fsync(self._f.fileno())  # the finished file is complete on disk before it is renamed
+        self._f.close()
+        self._f = None
+        for i in range(self._keep, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            newer = self.path.with_name(f"{self.path.name}.{i - 1}") if i > 1 else self.path
+            if i == self._keep and older.exists():
+                older.unlink()
+            if newer.exists():
+                os.replace(newer, older)
+        if self._keep == 0:
+            self.path.unlink(missing_ok=True)
+        self._part += 1
+        self._f = open(self.path, "a", encoding="utf-8")
+        self._size = self._current_size()
+        self._append(json.dumps({"type": "rotate", "t": record.get("t", 0.0),
+                                 "frame": record.get("frame", 0), "part": self._part,
+                                 "start": self._start}, separators=(",", ":")) + "\n", False)
+
+    def _reopen(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "a", encoding="utf-8")
+        self._size = self._current_size()
+        if self._size and not self._ends_with_newline():
+            # A write cut short left half a line: end it, so the next record is a line of its
+            # own (read_events skips the broken one).
+            self._append("\n", False)
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
+    def _write_failed(self, exc: OSError) -> None:
+        self.lost_records += 1
+        if not self._failing:
+            self._failing = True
+            log.error("%s: cannot write events file (%s); the run goes on, lost records are "
+                      "counted", self.path, exc.strerror or exc)
+        # Drop the handle and whatever its buffer still holds; the next record reopens the file.
+        f, self._f = self._f, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
     def write(self, result: FrameResult) -> None:
-        self._last_t_s, self._last_frame = result.frame.t_s, result.frame.index
         for event in result.events:
             self.write_event(event)
 
@@ -46,11 +140,17 @@ class EventLog(Sink):
                   "mean_fps": round(summary.mean_fps, 2), "stop_reason": summary.stop_reason}
         if summary.error:
             record["error"] = summary.error
+        if self.lost_records:
+            record["lost_records"] = self.lost_records
         self.write_record(record, sync=True)
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        f, self._f = self._f, None
+        if f is not None and not f.closed:
+            try:
+                f.close()
+            except OSError:  # the buffer of a failed write; already counted and reported
+                pass
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
