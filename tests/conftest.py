@@ -32,6 +32,33 @@ def models_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fd_spec():
+    from engines.spec import load_spec
+
+    return load_spec("fastestdet")
+
+
+@pytest.fixture(scope="session")
+def fd_onnx(models_dir: Path, fd_spec) -> Path:
+    return models_dir / fd_spec.file
+
+
+@pytest.fixture(scope="session")
+def nexar_spec():
+    from engines.spec import load_spec
+
+    return load_spec("nexar_tl")
+
+
+@pytest.fixture(scope="session")
+def nexar_onnx(models_dir: Path, nexar_spec) -> Path:
+    p = models_dir / nexar_spec.file
+    if not p.is_file():
+        pytest.skip(f"{p} not found")
+    return p
+
+
+@pytest.fixture(scope="session")
 def fastestdet_backend(models_dir: Path):
     from engines.backends import create_backend
     from engines.spec import load_spec

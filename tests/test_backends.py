@@ -12,32 +12,14 @@ from engines.spec import load_spec
 from fcw.errors import BackendUnavailable, FcwError, ModelError
 
 
-@pytest.fixture(scope="module")
-def fd_spec():
-    return load_spec("fastestdet")
-
-
-@pytest.fixture(scope="module")
-def fd_path(models_dir, fd_spec):
-    return models_dir / fd_spec.file
-
-
-@pytest.fixture(scope="module")
-def nexar_path(models_dir):
-    p = models_dir / load_spec("nexar_tl").file
-    if not p.is_file():
-        pytest.skip(f"{p} not found")
-    return p
-
-
 def _rng_image(h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
 # --- factory -----------------------------------------------------------------------------------
 
-def test_onnxruntime_backend_runs(fd_spec, fd_path):
-    with create_backend("onnxruntime", fd_spec, fd_path) as be:
+def test_onnxruntime_backend_runs(fd_spec, fd_onnx):
+    with create_backend("onnxruntime", fd_spec, fd_onnx) as be:
         assert isinstance(be, OnnxRuntimeBackend) and be.name == "onnxruntime"
         out = be.infer([_rng_image(720, 1280)])
     assert out.shape == (1, 85, 22, 22) and out.dtype == np.float32
@@ -55,60 +37,60 @@ def _tensorrt_importable() -> bool:
 
 
 @pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
-def test_tensorrt_without_tensorrt_says_what_to_install(fd_spec, fd_path):
+def test_tensorrt_without_tensorrt_says_what_to_install(fd_spec, fd_onnx):
     assert not tensorrt_usable()
     with pytest.raises(BackendUnavailable) as e:
-        create_backend("tensorrt", fd_spec, fd_path)
+        create_backend("tensorrt", fd_spec, fd_onnx)
     msg = str(e.value)
     assert "\n" not in msg
     assert "install" in msg and "TensorRT" in msg and "pycuda" in msg
     assert "onnxruntime" in msg  # the way out
 
 
-def test_tensorrt_unusable_forced(monkeypatch, fd_spec, fd_path):
+def test_tensorrt_unusable_forced(monkeypatch, fd_spec, fd_onnx):
     monkeypatch.setattr(backends, "tensorrt_usable", lambda: False)
     with pytest.raises(BackendUnavailable, match="install"):
-        create_backend("tensorrt", fd_spec, fd_path)
+        create_backend("tensorrt", fd_spec, fd_onnx)
     assert "\n" not in TENSORRT_HINT
 
 
-def test_auto_falls_back_to_onnxruntime(monkeypatch, fd_spec, fd_path):
+def test_auto_falls_back_to_onnxruntime(monkeypatch, fd_spec, fd_onnx):
     monkeypatch.setattr(backends, "tensorrt_usable", lambda: False)
-    with create_backend("auto", fd_spec, fd_path) as be:
+    with create_backend("auto", fd_spec, fd_onnx) as be:
         assert isinstance(be, OnnxRuntimeBackend)
 
 
 @pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
-def test_auto_without_tensorrt_is_onnxruntime(fd_spec, fd_path):
-    with create_backend("auto", fd_spec, fd_path) as be:
+def test_auto_without_tensorrt_is_onnxruntime(fd_spec, fd_onnx):
+    with create_backend("auto", fd_spec, fd_onnx) as be:
         assert be.name == "onnxruntime"
 
 
-def test_unknown_backend(fd_spec, fd_path):
+def test_unknown_backend(fd_spec, fd_onnx):
     with pytest.raises(FcwError, match="openvino"):
-        create_backend("openvino", fd_spec, fd_path)  # type: ignore[arg-type]
+        create_backend("openvino", fd_spec, fd_onnx)  # type: ignore[arg-type]
 
 
 # --- signature check ---------------------------------------------------------------------------
 
-def test_wrong_input_shape_refused(fd_spec, nexar_path):
+def test_wrong_input_shape_refused(fd_spec, nexar_onnx):
     # The 227x227 traffic-light classifier given FastestDet's spec.
     with pytest.raises(ModelError) as e:
-        OnnxRuntimeBackend(fd_spec, nexar_path)
-    assert str(nexar_path) in str(e.value) and "\n" not in str(e.value)
+        OnnxRuntimeBackend(fd_spec, nexar_onnx)
+    assert str(nexar_onnx) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_wrong_output_shape_refused(fd_spec, fd_path):
+def test_wrong_output_shape_refused(fd_spec, fd_onnx):
     spec = fd_spec.model_copy(update={"output": fd_spec.output.model_copy(update={"shape": (85, 11, 11)})})
     with pytest.raises(ModelError) as e:
-        OnnxRuntimeBackend(spec, fd_path)
-    assert str(fd_path) in str(e.value) and "output" in str(e.value)
+        OnnxRuntimeBackend(spec, fd_onnx)
+    assert str(fd_onnx) in str(e.value) and "output" in str(e.value)
 
 
-def test_wrong_fixed_batch_refused(fd_spec, fd_path):
+def test_wrong_fixed_batch_refused(fd_spec, fd_onnx):
     spec = fd_spec.model_copy(update={"input": fd_spec.input.model_copy(update={"batch": 4})})
     with pytest.raises(ModelError, match="input"):
-        OnnxRuntimeBackend(spec, fd_path)
+        OnnxRuntimeBackend(spec, fd_onnx)
 
 
 def test_not_an_onnx_file_refused(fd_spec, tmp_path):
@@ -119,9 +101,9 @@ def test_not_an_onnx_file_refused(fd_spec, tmp_path):
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_nexar_classifier_runs_with_its_own_spec(nexar_path):
+def test_nexar_classifier_runs_with_its_own_spec(nexar_onnx):
     spec = load_spec("nexar_tl")
-    with OnnxRuntimeBackend(spec, nexar_path) as be:
+    with OnnxRuntimeBackend(spec, nexar_onnx) as be:
         out = be.infer([_rng_image(720, 1280, 1), _rng_image(480, 640, 2), _rng_image(300, 300, 3)])
     assert out.shape == (3, 3)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-4)  # "prob": class probabilities

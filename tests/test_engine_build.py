@@ -14,33 +14,9 @@ from engines.backends.onnxruntime import OnnxRuntimeBackend
 from engines.build import build_and_cache, build_engine, default_batch
 from engines.cache import DeviceInfo, read_meta, sidecar_path
 from engines.calibrator import CalibrationBatches, make_entropy_calibrator
-from engines.spec import load_spec
 from fcw.errors import BackendUnavailable, ModelError
 
 DEVICE = DeviceInfo("NVIDIA GeForce RTX 4090", (8, 9))
-
-
-@pytest.fixture(scope="module")
-def fd_spec():
-    return load_spec("fastestdet")
-
-
-@pytest.fixture(scope="module")
-def fd_onnx(models_dir, fd_spec):
-    return models_dir / fd_spec.file
-
-
-@pytest.fixture(scope="module")
-def nexar_spec():
-    return load_spec("nexar_tl")
-
-
-@pytest.fixture(scope="module")
-def nexar_onnx(models_dir, nexar_spec):
-    p = models_dir / nexar_spec.file
-    if not p.is_file():
-        pytest.skip(f"{p} not found")
-    return p
 
 
 def _built(trt):
