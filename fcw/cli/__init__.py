@@ -12,7 +12,7 @@ from fcw.config import ConfigError
 from fcw.errors import FcwError
 
 # Sub-command modules, imported when the parser is built so that `import fcw.cli` stays light.
-COMMANDS = ("run", "render", "build_engine")
+COMMANDS = ("run", "render", "build_engine", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,100 @@
+"""Per-stage latency, throughput and memory of the pipeline on one source.
+
+Wall-clock time is what a benchmark measures; it never feeds back into a frame's processing.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import shutil
+import time
+from typing import Any
+
+import numpy as np
+
+from fcw.sinks.annotate import annotate
+from fcw.sinks.base import RunSummary, Sink
+from fcw.types import FrameResult
+
+# Stages in the order a frame meets them; "draw" is the annotation an overlay or recorder pays.
+STAGES = ("read", "inference", "decode", "detect", "track", "risk", "draw")
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "gpu": "present (nvidia-smi found)" if shutil.which("nvidia-smi") else "none found"}
+
+
+class BenchSink(Sink):
+    """Collects every frame's stage times, draws it as an overlay would, and sums it up."""
+
+    def __init__(self, class_names: tuple[str, ...], warmup: int = 3) -> None:
+        self.class_names = class_names
+        self.warmup = warmup
+        self.ms: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.frame_ms: list[float] = []
+        self._seen = 0
+        self._t_last: float | None = None
+        self.summary: RunSummary | None = None
+
+    def write(self, result: FrameResult) -> None:
+        t0 = time.perf_counter()
+        annotate(result, self.class_names)
+        draw_ms = (time.perf_counter() - t0) * 1e3
+        self._seen += 1
+        now = time.perf_counter()
+        if self._seen > self.warmup:  # first frames pay for lazy initialisation
+            for stage in STAGES:
+                value = draw_ms if stage == "draw" else result.stage_ms.get(stage)
+                if value is not None:
+                    self.ms[stage].append(value)
+            if self._t_last is not None:
+                self.frame_ms.append((now - self._t_last) * 1e3)
+        self._t_last = now
+
+    def finish(self, summary: RunSummary) -> None:
+        self.summary = summary
+
+    def report(self) -> dict[str, Any]:
+        stages = {s: {"median_ms": round(float(np.median(v)), 3),
+                      "p99_ms": round(float(np.percentile(v, 99)), 3)}
+                  for s, v in self.ms.items() if v}
+        frame = np.asarray(self.frame_ms) if self.frame_ms else np.asarray([np.nan])
+        inference = self.ms["inference"]
+        non_model = [f - i for f, i in zip(self.frame_ms, inference[1:])] if inference else []
+        return {
+            "frames_measured": len(self.frame_ms),
+            "fps": round(1e3 / float(np.median(frame)), 2),
+            "frame_ms": {"median_ms": round(float(np.median(frame)), 3),
+                         "p99_ms": round(float(np.percentile(frame, 99)), 3)},
+            "stages": stages,
+            "non_inference_share": (round(float(np.median(non_model) / np.median(frame)), 3)
+                                    if non_model else None),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [f"fcw bench: {report['source']} ({report['backend']}, model {report['model']})",
+             f"machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu']}",
+             f"{'stage':<10}{'median ms':>12}{'p99 ms':>10}"]
+    for stage, v in report["stages"].items():
+        lines.append(f"{stage:<10}{v['median_ms']:>12.2f}{v['p99_ms']:>10.2f}")
+    f = report["frame_ms"]
+    lines.append(f"{'frame':<10}{f['median_ms']:>12.2f}{f['p99_ms']:>10.2f}")
+    lines.append("(detect = inference, which includes pre-processing, + decode + merging; "
+                 "frame = wall time per frame)")
+    share = report["non_inference_share"]
+    lines.append(f"{report['fps']:.1f} fps over {report['frames_measured']} frames; "
+                 + (f"non-inference {share:.0%} of the frame time; " if share is not None else "")
+                 + f"peak RSS {report['peak_rss_mb']} MB")
+    return "\n".join(lines)
