@@ -19,6 +19,7 @@ import numpy as np
 
 from fcw.boxes import iou_matrix
 from fcw.errors import ModelError, SourceError
+from fcw.sources.images import IMAGE_SUFFIXES
 from fcw.types import Detections
 
 from .cache import atomic_write
@@ -26,13 +27,12 @@ from .preprocess import preprocess
 from .spec import InputSpec
 
 INT8_MIN_AGREEMENT = 0.9
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def list_images(folder: Path) -> list[Path]:
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise SourceError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) for INT8 calibration")
+        raise SourceError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) for INT8 calibration")
     return paths
 
 

@@ -47,20 +47,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def read_frames(src: Path, limit: int) -> list[np.ndarray]:
-    import cv2
+    """Up to ``limit`` frames of an image folder or video, through fcw's own sources."""
+    from fcw.errors import FcwError
+    from fcw.sources import open_source
 
-    from engines.calibrator import list_images, read_image
-
-    if src.is_dir():
-        return [read_image(p) for p in list_images(src)[:limit]]
-    cap = cv2.VideoCapture(str(src))
-    frames = []
-    while len(frames) < limit:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
+    try:
+        with open_source(str(src)) as source:
+            frames = [frame.image for frame, _ in zip(source, range(limit))]
+    except FcwError as exc:
+        raise SystemExit(f"check_gpu: {exc}") from None
     if not frames:
         raise SystemExit(f"{src}: no frames")
     return frames

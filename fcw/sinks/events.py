@@ -30,6 +30,10 @@ from .base import RunSummary, Sink, open_output
 log = logging.getLogger(__name__)
 
 
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
 class EventLog(Sink):
     def __init__(self, path: Path, start: dict[str, Any], fsync_warnings: bool = True,
                  max_bytes: int = 0, keep: int = 5) -> None:
@@ -54,7 +58,7 @@ class EventLog(Sink):
 
     def write_record(self, record: dict[str, Any], sync: bool = False) -> None:
         """Append one record as one flushed line; never raises (see the module's docstring)."""
-        line = json.dumps(record, separators=(",", ":")) + "\n"
+        line = _line(record)
         try:
             if self._f is None:
                 self._reopen()
@@ -94,9 +98,9 @@ class EventLog(Sink):
         self._part += 1
         self._f = open(self.path, "a", encoding="utf-8")
         self._size = self._current_size()
-        self._append(json.dumps({"type": "rotate", "t": record.get("t", 0.0),
-                                 "frame": record.get("frame", 0), "part": self._part,
-                                 "start": self._start}, separators=(",", ":")) + "\n", False)
+        self._append(_line({"type": "rotate", "t": record.get("t", 0.0),
+                            "frame": record.get("frame", 0), "part": self._part,
+                            "start": self._start}), False)
 
     def _reopen(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
