@@ -14,11 +14,17 @@ from typing import Optional, Protocol, Sequence
 
 from fcw.sinks.base import RunSummary, Sink
 from fcw.sources.base import FrameSource
-from fcw.types import Detections, Event, Frame, FrameResult, Risk, Tracks
+from fcw.types import Detections, Event, Frame, FrameResult, Risk, Tracks, TrafficLight
 
 
 class DetectorStage(Protocol):
     def update(self, frame: Frame) -> Detections: ...
+
+
+class LightStage(Protocol):
+    """The traffic-light stage: the state of the light that governs the ego lane."""
+
+    def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]: ...
 
 
 class TrackerStage(Protocol):
@@ -35,6 +41,7 @@ class Pipeline:
     detector: DetectorStage
     tracker: Optional[TrackerStage] = None
     risk: Optional[RiskStageProto] = None
+    lights: Optional[LightStage] = None
     sinks: Sequence[Sink] = ()
     max_frames: Optional[int] = None
     #: set from another thread (a signal handler, the UI) to end the run after the current frame.
@@ -46,17 +53,23 @@ class Pipeline:
         detections = self.detector.update(frame)
         t1 = time.perf_counter()
         ms["detect"] = (t1 - t0) * 1e3
-        tracks, risk, events = Tracks.empty(), Risk(), []
+        tracks, risk, events, light = Tracks.empty(), Risk(), [], TrafficLight()
+        if self.lights is not None:
+            light, events = self.lights.update(frame, detections)
+            t_l = time.perf_counter()
+            ms["lights"] = (t_l - t1) * 1e3
+            t1 = t_l
         if self.tracker is not None:
             tracks = self.tracker.update(frame.t_s, detections)
             t2 = time.perf_counter()
             ms["track"] = (t2 - t1) * 1e3
             if self.risk is not None:
-                risk, events = self.risk.update(frame, tracks)
+                risk, risk_events = self.risk.update(frame, tracks)
+                events = [*events, *risk_events]
                 ms["risk"] = (time.perf_counter() - t2) * 1e3
         # A detector that times its own parts (inference, decode) shows them to benchmarks.
         ms.update(getattr(self.detector, "last_ms", {}))
-        return FrameResult(frame, detections, tracks, risk, tuple(events), ms)
+        return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light)
 
     def run(self) -> RunSummary:
         """Process the source to its end, ``max_frames`` or ``stop``; sinks always get ``finish``."""

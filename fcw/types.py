@@ -179,6 +179,36 @@ class Event:
         return {"type": self.type, "t": round(self.t_s, 6), "frame": self.frame, **self.fields}
 
 
+class LightState(str, enum.Enum):
+    """The state of a traffic light; the value is what the events file writes."""
+
+    NONE = "none"  # no light governs the lane, or none is visible
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+
+
+@dataclass(frozen=True)
+class TrafficLight:
+    """The traffic-light stage's reading of one frame: the light that governs the ego lane.
+
+    state: the smoothed state (it changes only after agreement over several frames).
+    confidence: in [0, 1], of ``state``.
+    xyxy: (4,) float32 box of the governing light in frame pixels, or None when the state comes
+        from the whole-frame classifier alone or no light is seen.
+    """
+
+    state: LightState = LightState.NONE
+    confidence: float = 0.0
+    xyxy: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"TrafficLight.confidence must be in [0, 1], got {self.confidence}")
+        if self.xyxy is not None and np.shape(self.xyxy) != (4,):
+            raise ValueError(f"TrafficLight.xyxy must have shape (4,), got {np.shape(self.xyxy)}")
+
+
 @dataclass(frozen=True)
 class FrameResult:
     """Everything the stages produced for one frame; what sinks receive."""
@@ -189,3 +219,4 @@ class FrameResult:
     risk: Risk = field(default_factory=Risk)
     events: tuple[Event, ...] = ()
     stage_ms: dict[str, float] = field(default_factory=dict)
+    light: TrafficLight = field(default_factory=TrafficLight)
