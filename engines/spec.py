@@ -44,7 +44,7 @@ class OutputSpec(_Frozen):
 
 class ModelSpec(_Frozen):
     name: str
-    task: Literal["detector", "frame_classifier"]
+    task: Literal["detector", "frame_classifier", "crop_classifier"]
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size_bytes: int = Field(gt=0)

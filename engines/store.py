@@ -1,4 +1,5 @@
-"""Finding model files: ``--models-dir``, ``FCW_MODELS_DIR``, the user cache, then a download.
+"""Finding model files: ``--models-dir``, ``FCW_MODELS_DIR``, the user cache, the models that
+ship in ``engines/models/``, then a download.
 
 Every file is checked against the spec's sha256 before use; a download is written to a temporary
 file beside its target and renamed only once its hash matches, so a cut connection never leaves a
@@ -18,6 +19,8 @@ from fcw.errors import ModelError
 from .spec import ModelSpec
 
 ENV_VAR = "FCW_MODELS_DIR"
+#: models that ship inside the package (fcw's own, small ones), searched after the others.
+BUNDLED_DIR = Path(__file__).resolve().parent / "models"
 _CHUNK = 1 << 20
 
 
@@ -39,6 +42,7 @@ def search_dirs(models_dir: Optional[Path] = None) -> list[Path]:
     if os.environ.get(ENV_VAR):
         dirs.append(Path(os.environ[ENV_VAR]))
     dirs.append(user_cache_dir())
+    dirs.append(BUNDLED_DIR)
     return dirs
 
 

@@ -16,6 +16,8 @@ from engines.spec import ModelSpec, load_spec
 from engines.store import resolve_model
 from fcw import __version__
 from fcw.config import Config
+from fcw.lights.build import build_light_stage
+from fcw.lights.prompts import LightPrompts
 from fcw.perception.detector import Detector
 from fcw.pipeline import DetectorStage, Pipeline
 from fcw.risk.stage import RiskStage
@@ -26,8 +28,9 @@ from fcw.sinks.heartbeat import Heartbeat
 from fcw.sinks.status import StatusLine
 from fcw.sinks.tracks import MotTrackWriter
 from fcw.sinks.video import VideoRecorder
-from fcw.sources import FrameSource, open_source
+from fcw.sources import FrameSource, Reconnect, open_source
 from fcw.tracking.tracker import Tracker
+from fcw.watchdog import Watchdog
 
 
 @dataclass(frozen=True)
@@ -76,24 +79,38 @@ def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[D
 
 
 def build_pipeline(cfg: Config, options: RunOptions,
-                   source: Optional[FrameSource] = None) -> Pipeline:
+                   source: Optional[FrameSource] = None,
+                   detector: Optional[tuple[DetectorStage, dict[str, Any]]] = None) -> Pipeline:
+    """``detector``: what :func:`build_detector` returned, for a tool that replays many drives
+    with one loaded model (``fcw batch``); built here when absent."""
     spec = load_spec(cfg.detector.model)
-    source = source or open_source(options.source, folder_fps=cfg.source.folder_fps,
-                                   realtime=cfg.source.realtime)
+    rc = cfg.source.reconnect
+    source = source or open_source(
+        options.source, folder_fps=cfg.source.folder_fps, realtime=cfg.source.realtime,
+        reconnect=Reconnect(rc.initial_backoff_s, rc.max_backoff_s, rc.give_up_after_s)
+        if rc.enabled else None)
     sinks: list[Sink] = []
     try:
-        detector, detector_info = build_detector(cfg, spec, options)
+        detector, detector_info = detector or build_detector(cfg, spec, options)
+        lights, lights_info = (build_light_stage(cfg, spec, options.models_dir, options.backend)
+                               if cfg.lights.enabled else (None, None))
         # The alert comes first: the driver hears it before the disk writes of this frame.
         sinks.append(AudibleAlert.from_config(cfg.alert))
         log: Optional[EventLog] = None
         if options.events:
             start = {"source": source.name, "fps": source.fps, "frame_count": source.frame_count,
                      "fcw_version": __version__, "host": platform.node(), **detector_info,
-                     "config": cfg.to_record()}
+                     "lights": lights_info, "config": cfg.to_record()}
             log = EventLog(options.events, start, cfg.output.fsync_warnings,
                            max_bytes=int(cfg.output.events_max_mb * 1024 * 1024),
                            keep=cfg.output.events_keep)
             sinks.append(log)
+            # A lost camera or a skipped frame is logged when it happens, not with a later frame.
+            source.events_to(log.write_event)
+        if cfg.output.watchdog_stall_s > 0:
+            # Before the log: sinks finish in order, so no stall record follows the end record.
+            sinks.insert(1, Watchdog(cfg.output.watchdog_stall_s,
+                                     log.write_record if log else None))
         if options.record:
             sinks.append(VideoRecorder(options.record, source.fps or cfg.source.folder_fps,
                                        spec.class_names))
@@ -120,5 +137,8 @@ def build_pipeline(cfg: Config, options: RunOptions,
     return Pipeline(
         source=source, detector=detector,
         tracker=Tracker(cfg.tracker, vehicles),
-        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale),
+        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale,
+                       red_light_decel_factor=cfg.lights.red_light_decel_factor
+                       if cfg.lights.enabled else None),
+        lights=lights, prompts=LightPrompts(cfg.lights, cfg.camera) if lights else None,
         sinks=sinks, max_frames=options.max_frames)

@@ -9,16 +9,19 @@ import platform
 import resource
 import shutil
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from fcw.sinks.annotate import annotate
 from fcw.sinks.base import RunSummary, Sink
-from fcw.types import FrameResult
+from fcw.types import Frame, FrameResult
 
-# Stages in the order a frame meets them; "draw" is the annotation an overlay or recorder pays.
-STAGES = ("read", "inference", "decode", "detect", "track", "risk", "draw")
+# Stages in the order a frame meets them: "read" decodes the video, "preprocess" resizes and
+# normalises for the model, "inference" is the model run alone, "postprocess" decodes its output
+# and merges the boxes ("detect" is those three), "draw" the annotation an overlay or recorder pays.
+STAGES = ("read", "preprocess", "inference", "postprocess", "detect", "lights", "track", "risk",
+          "draw")
 
 
 def machine() -> dict[str, Any]:
@@ -44,8 +47,22 @@ class BenchSink(Sink):
         self._seen = 0
         self._t_last: float | None = None
         self.summary: RunSummary | None = None
+        self._read_at: dict[int, float] = {}
+        self.event_ms: list[float] = []
+
+    def timed(self, process: Callable[[Frame], FrameResult]) -> Callable[[Frame], FrameResult]:
+        """Wrap ``Pipeline.process`` to note when each frame left the source: the pipeline calls
+        it right after the read, so an event's capture-to-event latency can be measured."""
+        def process_timed(frame: Frame) -> FrameResult:
+            self._read_at[frame.index] = time.perf_counter()
+            return process(frame)
+        return process_timed
 
     def write(self, result: FrameResult) -> None:
+        # Last among the sinks: the events file has written this frame's events by now.
+        read_at = self._read_at.pop(result.frame.index, None)
+        if result.events and read_at is not None:
+            self.event_ms.append((time.perf_counter() - read_at) * 1e3)
         t0 = time.perf_counter()
         annotate(result, self.class_names)
         draw_ms = (time.perf_counter() - t0) * 1e3
@@ -78,23 +95,35 @@ class BenchSink(Sink):
             "stages": stages,
             "non_inference_share": (round(float(np.median(non_model) / np.median(frame)), 3)
                                     if non_model else None),
+            # Every frame that raised an event, warm-up included: events are rare.
+            "capture_to_event_ms": ({"events": len(self.event_ms),
+                                     "median_ms": round(float(np.median(self.event_ms)), 3),
+                                     "max_ms": round(float(np.max(self.event_ms)), 3)}
+                                    if self.event_ms else {"events": 0}),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
 
 
 def format_report(report: dict[str, Any]) -> str:
     m = report["machine"]
-    lines = [f"fcw bench: {report['source']} ({report['backend']}, model {report['model']})",
+    lights = report.get("lights") or {}
+    models = ", ".join([report["model"], *(v for k, v in lights.items()
+                                           if k.endswith("model") and v)])
+    lines = [f"fcw bench: {report['source']} ({report['backend']}, models {models})",
              f"machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu']}",
              f"{'stage':<10}{'median ms':>12}{'p99 ms':>10}"]
     for stage, v in report["stages"].items():
         lines.append(f"{stage:<10}{v['median_ms']:>12.2f}{v['p99_ms']:>10.2f}")
     f = report["frame_ms"]
     lines.append(f"{'frame':<10}{f['median_ms']:>12.2f}{f['p99_ms']:>10.2f}")
-    lines.append("(detect = inference, which includes pre-processing, + decode + merging; "
+    lines.append("(read = video decoding; detect = preprocess + inference + postprocess; "
                  "frame = wall time per frame)")
     share = report["non_inference_share"]
     lines.append(f"{report['fps']:.1f} fps over {report['frames_measured']} frames; "
                  + (f"non-inference {share:.0%} of the frame time; " if share is not None else "")
                  + f"peak RSS {report['peak_rss_mb']} MB")
+    ev = report["capture_to_event_ms"]
+    lines.append("capture to event written: " + (
+        f"median {ev['median_ms']:.1f} ms, max {ev['max_ms']:.1f} ms over {ev['events']} events"
+        if ev["events"] else "no event in this run"))
     return "\n".join(lines)

@@ -81,19 +81,27 @@ class TrackerConfig(_Section):
 
 
 class LeadScaleConfig(_Section):
-    # Measure the lead's scale change by aligning its image between frames (fcw/risk/scale.py)
-    # instead of from box widths alone; the box-based rate seeds it for each new lead.
-    # Experimental, off by default: on the rendered scenarios it cut the median TTC error at
-    # 1-3 s from 14% to 8% in a trial, but its covariance does not yet suit the warning logic's uncertainty gate.
-    enabled: bool = False
-    # One-sigma error of one frame-to-frame ln(scale) step from the alignment.
-    measurement_noise: float = Field(0.009, gt=0.0, le=1.0)
-    # Process noise: white jerk of ln(scale). The rate of a closing lead itself accelerates
-    # (d2 ln w/dt2 = 1/TTC^2 at constant closing speed), so the filter must follow it quickly.
-    q_jerk_per_s5: float = Field(2.0, gt=0.0)
+    # Measure the lead's scale by aligning its image with a key image of it (fcw/risk/scale.py)
+    # instead of from box widths alone; the box-based rate seeds it for each new lead. On the
+    # rendered NHTSA scenarios it cut the median TTC error with the real detector from 14% to 8%
+    # at 1-3 s and from 24% to 7% at 3-6 s (tests/test_ttc_accuracy.py prints the figures).
+    enabled: bool = True
+    # One-sigma error of one alignment, in pixels of the lead's width: ln(scale) is measured to
+    # alignment_noise_px / width, but never better than min_measurement_noise.
+    alignment_noise_px: float = Field(0.4, gt=0.0)
+    min_measurement_noise: float = Field(0.003, gt=0.0, le=1.0)
+    # Process noise: white jerk of ln(scale). At constant closing speed d2 ln w/dt2 = 1/TTC^2
+    # and the jerk 2/TTC^3: small until the last second, so a quiet filter follows it.
+    q_jerk_per_s5: float = Field(0.1, gt=0.0)
     init_accel_std_per_s2: float = Field(0.3, gt=0.0)
-    # Steps measured before the aligned estimate replaces the tracker's.
-    min_measurements: int = Field(5, ge=1, le=300)
+    # Alignments before the aligned estimate replaces the tracker's.
+    min_measurements: int = Field(10, ge=1, le=300)
+    # An alignment further than this many sigma from the filter's prediction has slipped.
+    gate_sigma: float = Field(3.0, gt=0.0)
+    # Patches wider than this are aligned at reduced resolution (bounds the cost of near cars).
+    max_patch_px: float = Field(96.0, ge=16.0)
+    # A new key image is taken once the lead has grown (or shrunk) by this much in ln(scale).
+    rekey_log_scale: float = Field(0.25, gt=0.0, le=1.0)
 
 
 class CorridorConfig(_Section):
@@ -124,9 +132,27 @@ class WarningConfig(_Section):
         return self
 
 
+class ReconnectConfig(_Section):
+    # A camera or stream that fails or ends is reopened after initial_backoff_s, then twice as
+    # long after each failed try up to max_backoff_s; the run goes on and the gap is logged as
+    # source_lost / source_resumed events. Disabled, a lost live source ends the run (exit 3).
+    enabled: bool = True
+    initial_backoff_s: float = Field(0.5, gt=0.0, le=60.0)
+    max_backoff_s: float = Field(10.0, gt=0.0, le=600.0)
+    # Exit 3 after this long without a frame, for a supervisor to restart fcw; null: never.
+    give_up_after_s: Optional[float] = Field(None, gt=0.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ReconnectConfig":
+        if self.max_backoff_s < self.initial_backoff_s:
+            raise ValueError("max_backoff_s must not be below initial_backoff_s")
+        return self
+
+
 class SourceConfig(_Section):
     folder_fps: float = Field(10.0, gt=0.0, le=1000.0)
     realtime: bool = False
+    reconnect: ReconnectConfig = ReconnectConfig()
 
 
 class OutputConfig(_Section):
@@ -140,6 +166,9 @@ class OutputConfig(_Section):
     # A heartbeat record (frames, fps, dropped, memory) every this many seconds of frame time,
     # so a supervisor or an investigation can tell "quiet road" from "hung"; 0 = off.
     heartbeat_s: float = Field(10.0, ge=0.0)
+    # The watchdog reports a "stall" (events file and stderr) when no frame has completed for
+    # this many seconds of wall time, and "stall_cleared" when frames flow again; 0 = off.
+    watchdog_stall_s: float = Field(5.0, ge=0.0)
 
 
 class AlertConfig(_Section):
@@ -148,6 +177,53 @@ class AlertConfig(_Section):
     # argv of the command to run, e.g. [aplay, -q, /usr/share/sounds/alsa/Front_Center.wav];
     # null plays a built-in 880 Hz beep with the first of aplay, paplay, afplay found.
     command: Optional[tuple[str, ...]] = Field(None, min_length=1)
+
+
+class LightsConfig(_Section):
+    # The traffic-light stage (fcw/lights/): the state of the light governing the ego lane.
+    enabled: bool = True
+    # The Nexar winner over the whole frame, fused with fcw's crop classifier. "auto": used when
+    # its file is found (it cannot be downloaded), "on": required, "off": crops only.
+    frame_classifier: Literal["auto", "on", "off"] = "auto"
+    # It costs ~27 ms a run on one core, so it runs at most this often (s of frame time).
+    frame_classifier_period_s: float = Field(0.5, ge=0.0, le=60.0)
+    # Weight of the crop classifier in the fusion; the frame classifier gets the rest.
+    crop_weight: float = Field(0.65, ge=0.0, le=1.0)
+    # Lamp blobs classified per frame, the largest first (a warm one gives two boxes).
+    max_blobs: int = Field(16, ge=1, le=256)
+    # A proposal is a lit head when its crop's P(lit) = 1 - P(off) reaches this.
+    min_lit_prob: float = Field(0.5, ge=0.0, le=1.0)
+    # Governing light: weight = P(lit) * Gaussian of the horizontal offset from the vanishing
+    # point (sigma as a fraction of the width) * min(1, box height / (size_ref_frac * height))
+    # * (1 + detector_bonus) if the detector boxed it too * (1 + persistence_bonus) for the
+    # last governing light seen within persistence_s. The crops' evidence is the weighted mean
+    # of all lit heads (an approach has several heads showing one state).
+    position_sigma_frac: float = Field(0.3, gt=0.0, le=2.0)
+    size_ref_frac: float = Field(0.04, gt=0.0, le=1.0)
+    detector_bonus: float = Field(1.0, ge=0.0, le=10.0)
+    persistence_bonus: float = Field(1.0, ge=0.0, le=10.0)
+    persistence_s: float = Field(0.5, ge=0.0, le=10.0)
+    min_governing_score: float = Field(0.05, ge=0.0, le=1.0)
+    # Smoothing: EMA time constant of the fused probabilities; a new state must lead with at
+    # least enter_prob for debounce_frames frames (none_debounce_frames to fall back to none).
+    smoothing_tau_s: float = Field(0.25, gt=0.0, le=10.0)
+    enter_prob: float = Field(0.5, ge=0.0, le=1.0)
+    debounce_frames: int = Field(3, ge=1, le=300)
+    none_debounce_frames: int = Field(10, ge=1, le=300)
+    # Prompts (events of their own type): "red_light_ahead" when the state turns red,
+    # "light_turned_green" when the ego stands at a green light and the lead has moved off.
+    red_light_prompt: bool = True
+    green_prompt: bool = True
+    green_prompt_delay_s: float = Field(1.0, ge=0.0, le=30.0)
+    # The ego is stopped when the road in front of it changes by at most still_level grey
+    # levels (median block mean, quarter resolution) frame to frame for stopped_min_s.
+    still_level: float = Field(1.5, gt=0.0, le=255.0)
+    stopped_min_s: float = Field(1.0, ge=0.0, le=30.0)
+    lead_receding_rate_per_s: float = Field(0.05, ge=0.0, le=10.0)
+    # Under a governing red light the warning credits the ego's braking, seen in the lead's
+    # scale acceleration: TTC as if it braked this many times as hard as now (fcw/risk/stage.py
+    # braking_credited_ttc; no braking, no credit); null: no credit.
+    red_light_decel_factor: Optional[float] = Field(2.0, ge=1.0, le=10.0)
 
 
 class Config(_Section):
@@ -160,6 +236,7 @@ class Config(_Section):
     warning: WarningConfig = WarningConfig()
     output: OutputConfig = OutputConfig()
     alert: AlertConfig = AlertConfig()
+    lights: LightsConfig = LightsConfig()
 
     def to_record(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

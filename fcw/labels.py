@@ -31,7 +31,8 @@ format (they may leave ``lead`` as null where the range is unknown). Format, ver
             "ttc_s": 3.75,              # range / closing speed; null when not closing
             "ttc2_s": 3.6               # TTC at constant relative acceleration; null when that
           },                            #   predicts no collision
-          "light": null                 # reserved for traffic-light state; null
+          "light": "red"                # state of the light governing the ego lane: "none",
+                                        #   "red", "yellow", "green"; null = not labelled
         }
       ]
     }
@@ -48,11 +49,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fcw.errors import FcwError
+from fcw.types import LightState
 
 LABELS_VERSION = 1
 LABELS_SUFFIX = ".labels.json"
 
 WarningExpectation = Literal["required", "forbidden"]
+LIGHT_LABELS = tuple(s.value for s in LightState)  # "none", "red", "yellow", "green"
 
 
 class LabelError(FcwError):
@@ -269,7 +272,13 @@ def _read_frame(r: _Reader, width: int, height: int) -> FrameLabels:
     light_r = r.optional("light")
     return FrameLabels(r.child("frame").int(0), r.child("t").float(nonneg=True), boxes,
                        None if lead_r is None else _read_lead(lead_r, boxes),
-                       None if light_r is None else light_r.str())
+                       None if light_r is None else _read_light(light_r))
+
+
+def _read_light(r: _Reader) -> str:
+    if r.value not in LIGHT_LABELS:
+        raise r.fail(f"expected one of {', '.join(map(repr, LIGHT_LABELS))} or null, got {r.value!r}")
+    return r.value
 
 
 def labels_from_dict(data: Any, source: str = "<labels>") -> ClipLabels:

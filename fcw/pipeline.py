@@ -32,7 +32,14 @@ class TrackerStage(Protocol):
 
 
 class RiskStageProto(Protocol):
+    # Called with ``light=`` only when a lights stage runs.
     def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]: ...
+
+
+class LightPromptStage(Protocol):
+    """Driver prompts that need the light, the tracks and the lead (fcw/lights/prompts.py)."""
+
+    def update(self, frame: Frame, light: TrafficLight, tracks: Tracks, risk: Risk) -> list[Event]: ...
 
 
 @dataclass
@@ -42,10 +49,17 @@ class Pipeline:
     tracker: Optional[TrackerStage] = None
     risk: Optional[RiskStageProto] = None
     lights: Optional[LightStage] = None
+    prompts: Optional[LightPromptStage] = None
     sinks: Sequence[Sink] = ()
     max_frames: Optional[int] = None
     #: set from another thread (a signal handler, the UI) to end the run after the current frame.
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def request_stop(self) -> None:
+        """End the run after the current frame, also while the source waits for one (a lost
+        camera); safe from a signal handler and from another thread."""
+        self.stop.set()
+        self.source.interrupt()
 
     def process(self, frame: Frame) -> FrameResult:
         ms: dict[str, float] = {}
@@ -64,9 +78,14 @@ class Pipeline:
             t2 = time.perf_counter()
             ms["track"] = (t2 - t1) * 1e3
             if self.risk is not None:
-                risk, risk_events = self.risk.update(frame, tracks)
+                light_arg = {"light": light} if self.lights is not None else {}
+                risk, risk_events = self.risk.update(frame, tracks, **light_arg)
                 events = [*events, *risk_events]
-                ms["risk"] = (time.perf_counter() - t2) * 1e3
+                t3 = time.perf_counter()
+                ms["risk"] = (t3 - t2) * 1e3
+                if self.prompts is not None:
+                    events += self.prompts.update(frame, light, tracks, risk)
+                    ms["lights"] = ms.get("lights", 0.0) + (time.perf_counter() - t3) * 1e3
         # A detector that times its own parts (inference, decode) shows them to benchmarks.
         ms.update(getattr(self.detector, "last_ms", {}))
         return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light)
@@ -85,6 +104,8 @@ class Pipeline:
                     t_read = time.perf_counter()
                     frame = next(frames_in, None)
                     if frame is None:
+                        # A source that returns because the run was stopped (a paused replay).
+                        reason = "stopped" if self.stop.is_set() else reason
                         break
                     read_ms = (time.perf_counter() - t_read) * 1e3
                     result = self.process(frame)

@@ -1,8 +1,13 @@
 """`fcw bench` in a subprocess: a report with every stage, consistent with itself."""
 import json
 import os
+import time
 
+import numpy as np
 from clitools import fcw
+
+from fcw.bench import STAGES, BenchSink
+from fcw.types import Detections, Event, Frame, FrameResult
 
 
 def test_bench_reports_stages_fps_and_machine(tmp_path, shared_dir, models_dir):
@@ -14,13 +19,36 @@ def test_bench_reports_stages_fps_and_machine(tmp_path, shared_dir, models_dir):
     assert report["backend"] == "onnxruntime" and report["model"] == "fastestdet"
     assert report["machine"]["cores"] == os.cpu_count()
     stages = report["stages"]
-    assert set(stages) == {"read", "inference", "decode", "detect", "track", "risk", "draw"}
+    # "lights" too when the default config runs the traffic-light stage.
+    assert {"read", "preprocess", "inference", "postprocess", "detect", "track", "risk",
+            "draw"} <= set(stages) <= set(STAGES)
     for v in stages.values():
         assert 0 <= v["median_ms"] <= v["p99_ms"]
     # The detector's total holds its parts; a frame takes at least its stages.
     assert stages["detect"]["median_ms"] >= stages["inference"]["median_ms"]
+    parts = sum(stages[s]["median_ms"] for s in ("preprocess", "inference", "postprocess"))
+    assert abs(parts - stages["detect"]["median_ms"]) < 0.25 * stages["detect"]["median_ms"]
     assert report["frame_ms"]["median_ms"] >= stages["detect"]["median_ms"]
     assert report["fps"] == round(1e3 / report["frame_ms"]["median_ms"], 2)
     assert report["frames_measured"] == 20 - 3  # the 3 warm-up frames are not measured
     assert 0 < report["non_inference_share"] < 1 and report["peak_rss_mb"] > 0
     assert "fps over" in proc.stdout and "inference" in proc.stdout
+    assert report["capture_to_event_ms"]["events"] >= 0 and "capture to event" in proc.stdout
+
+
+def test_capture_to_event_latency_spans_processing_and_sinks():
+    """From the frame leaving the source to the bench sink, which runs after the events file."""
+    sink = BenchSink(("car",), warmup=0)
+
+    def process(frame):
+        time.sleep(0.02)
+        events = (Event("fcw", frame.t_s, frame.index, {"level": "warning"}),) if frame.index else ()
+        return FrameResult(frame, Detections.empty(), events=events)
+
+    timed = sink.timed(process)
+    for i in range(2):
+        result = timed(Frame(i, i / 30, np.zeros((72, 128, 3), np.uint8)))
+        time.sleep(0.01)  # an earlier sink writing the event
+        sink.write(result)
+    assert len(sink.event_ms) == 1 and sink.event_ms[0] >= 30.0
+    assert sink.report()["capture_to_event_ms"]["events"] == 1

@@ -229,16 +229,24 @@ def test_glob_without_match_is_an_error(tmp_path: Path) -> None:
     assert_one_line_naming(exc, pattern)
 
 
-def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
+def test_unreadable_image_is_skipped_naming_the_file(tmp_path: Path) -> None:
     write_images(tmp_path, ["f1.png", "f3.png"])
     bad = tmp_path / "f2.png"
     bad.write_bytes(b"\x89PNG truncated")
     source = ImageSequenceSource.from_folder(tmp_path, fps=10.0)
-    frames = iter(source)
-    assert next(frames).index == 0
+    events: list = []
+    source.events_to(events.append)
+    assert [f.index for f in source] == [0, 2]  # the gap in the indices shows the skip
+    (event,) = events
+    assert (event.type, event.frame, event.fields["path"]) == ("frames_skipped", 1, str(bad))
+
+
+def test_no_readable_image_at_all_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "f1.png"
+    bad.write_bytes(b"\x89PNG truncated")
     with pytest.raises(SourceError) as exc:
-        next(frames)
-    assert_one_line_naming(exc, bad)
+        list(ImageSequenceSource.from_folder(tmp_path, fps=10.0))
+    assert_one_line_naming(exc, tmp_path)
 
 
 def test_empty_image_list_and_bad_fps_are_errors(tmp_path: Path) -> None:

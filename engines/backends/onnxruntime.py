@@ -7,7 +7,6 @@ import numpy as np
 
 from fcw.errors import ModelError
 
-from ..preprocess import preprocess
 from ..spec import ModelSpec
 from .base import Backend
 
@@ -48,7 +47,7 @@ class OnnxRuntimeBackend(Backend):
                              f"{self.spec.name!r} expects [N, {', '.join(map(str, self.spec.output.shape))}]")
 
     def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        x = preprocess(images, self.spec.input)
+        x = self._preprocess(images)
         fixed = self.spec.input.batch
         if fixed is None or len(x) == fixed:
             return self._session.run(None, {self._input_name: x})[0]

@@ -21,7 +21,6 @@ import numpy as np
 from fcw.errors import ModelError
 
 from ..cache import DeviceInfo, check_compatible, current_device, read_meta
-from ..preprocess import preprocess
 from ..spec import ModelSpec
 from .base import Backend
 
@@ -126,7 +125,7 @@ class TensorRTBackend(Backend):
     # --- inference ------------------------------------------------------------------------------
 
     def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        x = preprocess(images, self.spec.input)
+        x = self._preprocess(images)
         self._push()
         try:
             return np.concatenate([self._run(x[i:i + self.batch])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -12,7 +13,7 @@ from fcw.config import ConfigError
 from fcw.errors import FcwError
 
 # Sub-command modules, imported when the parser is built so that `import fcw.cli` stays light.
-COMMANDS = ("run", "render", "build_engine", "bench")
+COMMANDS = ("run", "render", "build_engine", "bench", "eval", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# OpenCV and FFmpeg print lines of their own for a damaged file or a dropped stream; fcw reports
+# those itself, in one line, so theirs show only with -v (or when these are set already).
+_QUIET_LIBRARIES = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not {"-v", "--verbose"} & set(argv):
+        for name, value in _QUIET_LIBRARIES.items():  # before the sub-commands import cv2
+            os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="fcw: %(levelname)s: %(message)s")

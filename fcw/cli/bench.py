@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from fcw.app import RunOptions, build_pipeline
 from fcw.bench import BenchSink, format_report, machine
 from fcw.config import load_config
+from fcw.sinks.events import read_events
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "sample_videos" / "lead_stopped.mp4"
 
@@ -29,14 +31,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    pipeline = build_pipeline(cfg, RunOptions(source=args.source, max_frames=args.frames,
-                                              models_dir=args.models_dir, backend=args.backend,
-                                              status=False))
-    backend = pipeline.detector.backend
-    sink = BenchSink(backend.spec.class_names)
-    pipeline.sinks = [*pipeline.sinks, sink]
-    pipeline.run()
+    with tempfile.TemporaryDirectory(prefix="fcw-bench-") as tmp:
+        # Events are written to a real events file, so capture-to-event includes the write.
+        pipeline = build_pipeline(cfg, RunOptions(source=args.source, max_frames=args.frames,
+                                                  models_dir=args.models_dir,
+                                                  backend=args.backend, status=False,
+                                                  events=Path(tmp) / "events.jsonl"))
+        backend = pipeline.detector.backend
+        sink = BenchSink(backend.spec.class_names)
+        pipeline.sinks = [*pipeline.sinks, sink]
+        pipeline.process = sink.timed(pipeline.process)
+        pipeline.run()
+        records = read_events(Path(tmp) / "events.jsonl")
+        start = next(records, {})  # the start record names the light models, if any
+        records.close()
     report = {"source": args.source, "backend": backend.name, "model": backend.spec.name,
+              "model_sha256": backend.spec.sha256, "lights": start.get("lights"),
               "machine": machine(), "config_far_crop": cfg.detector.far_crop.enabled,
               **sink.report()}
     print(format_report(report))

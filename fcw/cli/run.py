@@ -6,20 +6,25 @@ Exit codes, for a supervisor (systemd ``Restart=on-failure`` restarts on any but
    the run; the events file has its end record.
 1  a runtime fault: a source, model or output that cannot be opened, a stage that failed.
 2  bad configuration or usage (the message names the file, line and field).
-3  source lost: a live camera or stream stopped delivering frames or failed while running.
+3  source lost: a live camera or stream stopped delivering frames and was not reconnected,
+   because ``source.reconnect`` is disabled or ``give_up_after_s`` passed. By default a lost
+   camera or stream is reopened with backoff for as long as it takes (``source_lost`` and
+   ``source_resumed`` events record the gap) and the process does not exit.
 """
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from pathlib import Path
 
 from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
 from fcw.config import load_config
-from fcw.errors import SourceError
+from fcw.errors import FcwError, SourceError
 from fcw.pipeline import Pipeline
 from fcw.sinks.base import RunSummary
 from fcw.sources import LiveSource
+from ui import overlay_unavailable, parse_size
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -48,7 +53,7 @@ def run_pipeline(pipeline: Pipeline) -> int:
     live = isinstance(pipeline.source, LiveSource)
 
     def _stop(signum: int, _frame: object) -> None:
-        pipeline.stop.set()
+        pipeline.request_stop()  # also wakes a wait for a camera that is gone
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -71,7 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "GStreamer pipeline (with '!'), or rtsp:// / http:// URL")
     p.add_argument("--config", type=Path, help="YAML config (default: configs/default.yaml)")
     p.add_argument("--headless", action="store_true",
-                   help="no on-screen overlay (the only mode in this build)")
+                   help="no on-screen overlay (also the mode without a display or PyQt6)")
     p.add_argument("--events", type=Path, help="write the events file (JSON Lines) here")
     p.add_argument("--record", type=Path, help="write the annotated video here")
     p.add_argument("--tracks", type=Path, help="write tracks in MOTChallenge format here")
@@ -83,6 +88,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["auto", "onnxruntime", "tensorrt"],
                    help="inference backend (default: the config's detector.backend)")
     p.add_argument("--no-status", action="store_true", help="no console status line")
+    ui = p.add_argument_group("the overlay (PyQt6)")
+    ui.add_argument("--screenshot", type=Path, metavar="PNG",
+                    help="render the overlay offscreen and save it as a PNG when the run ends "
+                         "(with --max-frames N: after N frames), then exit")
+    ui.add_argument("--window-size", type=parse_size, metavar="WxH",
+                    help="overlay window size (default 1280x720; 800x480 for a small screen)")
     gt = p.add_argument_group("ground-truth boxes instead of the detector")
     gt.add_argument("--gt-boxes", type=Path, metavar="LABELS",
                     help="a .labels.json file whose boxes replace the detector's")
@@ -108,4 +119,15 @@ def main(args: argparse.Namespace) -> int:
                          tracks=args.tracks, max_frames=args.max_frames,
                          models_dir=args.models_dir, backend=args.backend,
                          status=not args.no_status, ground_truth=gt)
-    return run_pipeline(build_pipeline(cfg, options))
+    # None: show the overlay; "": headless as asked; else why there can be no overlay here.
+    why = "" if args.headless and not args.screenshot else overlay_unavailable(bool(args.screenshot))
+    if why and args.screenshot:
+        raise FcwError(f"--screenshot needs the overlay: {why}")
+    pipeline = build_pipeline(cfg, options)
+    if why is None:
+        from ui.app import run_overlay  # PyQt6 only here, so a headless run works without it
+
+        return run_overlay(pipeline, cfg, args.screenshot, args.window_size)
+    if why:
+        print(f"fcw: {why}; running headless", file=sys.stderr)
+    return run_pipeline(pipeline)

@@ -17,12 +17,14 @@ def decode_fastestdet(out: np.ndarray, score_threshold: float, width: float, hei
                       keep_classes: np.ndarray | None = None) -> Detections:
     """Detections in pixels of a ``width`` x ``height`` image from one (5 + C, G, G) output."""
     obj, reg, cls = out[0], out[1:5], out[5:]
-    best_cls = cls.argmax(axis=0)
-    score = obj ** 0.6 * np.take_along_axis(cls, best_cls[None], axis=0)[0] ** 0.4
-    mask = score > score_threshold
+    # The best class's probability is the max; which class it is matters only for the few
+    # cells above the threshold, so the argmax over all classes runs on those alone.
+    score = obj ** 0.6 * cls.max(axis=0) ** 0.4
+    ys, xs = np.nonzero(score > score_threshold)
+    best_cls = cls[:, ys, xs].argmax(axis=0)
     if keep_classes is not None:
-        mask &= np.isin(best_cls, keep_classes)
-    ys, xs = np.nonzero(mask)
+        kept = np.isin(best_cls, keep_classes)
+        ys, xs, best_cls = ys[kept], xs[kept], best_cls[kept]
     if len(ys) == 0:
         return Detections.empty()
     gh, gw = obj.shape
@@ -34,4 +36,4 @@ def decode_fastestdet(out: np.ndarray, score_threshold: float, width: float, hei
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     np.clip(xyxy, 0, [width, height, width, height], out=xyxy)
     return Detections(xyxy.astype(np.float32), score[ys, xs].astype(np.float32),
-                      best_cls[ys, xs].astype(np.int32))
+                      best_cls.astype(np.int32))

@@ -28,8 +28,9 @@ def _clusters(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float):
     for i in order:
         if not alive[i]:
             continue
-        members = np.nonzero(alive & (iou[i] > iou_threshold))[0]
-        members = np.union1d(members, [i])
+        joins = alive & (iou[i] > iou_threshold)
+        joins[i] = True  # even a degenerate box, whose IoU with itself is 0
+        members = np.flatnonzero(joins)
         alive[members] = False
         yield i, members
 

@@ -5,18 +5,49 @@ import numpy as np
 
 from fcw.config import CameraConfig, CorridorConfig, LeadScaleConfig, WarningConfig
 from fcw.risk.lead import Corridor, select_lead
-from fcw.risk.scale import LeadScaleFilter, patch_log_scale
+from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
 from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
                           ttc_second_order)
 from fcw.risk.warning import WarningStateMachine
-from fcw.types import Event, Frame, Risk, Tracks
+from fcw.types import Event, Frame, LightState, Risk, Tracks, TrafficLight
+
+
+def braking_credited_ttc(ttc_s: float, ttc_sigma_s: float | None, rate_per_s: float,
+                         accel_per_s2: float, decel_factor: float
+                         ) -> tuple[float | None, float | None]:
+    """The TTC to warn on while a red light governs the lane, so the ego is expected to stop.
+
+    Slowing down behind a car queued at a red light drives the first-order TTC down to
+    2 * sqrt(gap / (2 * decel)) (2.2 s for a 5 m gap at 2 m/s^2) although no collision is
+    coming. The ego's braking shows in the lead's scale: with v = d ln w/dt and a = d2 ln w/dt2,
+    the relative deceleration over the range is v^2 - a (0 at a constant closing speed). A
+    normal stop holds tau-dot = -a / v^2 near -0.5 (Lee 1976), exactly where the second-order
+    TTC flips between "stops short" and "collides", so scale noise alone would flip it. A
+    driver who is braking can brake harder without alarm: the TTC is taken with the current
+    deceleration times ``decel_factor`` (2: braking at 2 m/s^2 now, 4 m/s^2 would still be
+    normal). No braking (a >= v^2) gets no credit: the first-order TTC stands, as without a
+    light, and the credited TTC is never shorter than it. None: that braking stops short.
+    The uncertainty is scaled with the TTC.
+    """
+    v2 = rate_per_s * rate_per_s
+    if accel_per_s2 >= v2:
+        return ttc_s, ttc_sigma_s
+    credited = ttc_second_order(rate_per_s, v2 - decel_factor * (v2 - accel_per_s2))
+    if credited is None:
+        return None, None
+    credited = max(credited, ttc_s)
+    return credited, None if ttc_sigma_s is None else ttc_sigma_s * credited / ttc_s
 
 
 class RiskStage:
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
                  vehicle_class_ids: tuple[int, ...],
-                 lead_scale: LeadScaleConfig | None = None) -> None:
+                 lead_scale: LeadScaleConfig | None = None,
+                 red_light_decel_factor: float | None = None) -> None:
+        """``red_light_decel_factor``: credit the ego's braking under a red light (see
+        :func:`braking_credited_ttc`); None never does."""
         self.camera = camera
+        self.red_light_decel_factor = red_light_decel_factor
         self.corridor_cfg = corridor
         self.warning_cfg = warning
         self.vehicle_class_ids = tuple(vehicle_class_ids)
@@ -24,8 +55,11 @@ class RiskStage:
         self._corridor: Corridor | None = None
         self.lead_scale = lead_scale if lead_scale is not None and lead_scale.enabled else None
         self._scale_filter = LeadScaleFilter(self.lead_scale) if self.lead_scale else None
-        # (lead id, frame, its box) the scale filter last saw.
-        self._scale_prev: tuple[int, Frame, np.ndarray] | None = None
+        self._aligner = (KeyframeAligner(max_patch_px=self.lead_scale.max_patch_px,
+                                         rekey_log_scale=self.lead_scale.rekey_log_scale)
+                         if self.lead_scale else None)
+        # (lead id, capture time) of the frame the scale filter last saw.
+        self._scale_prev: tuple[int, float] | None = None
         self._corridor_size: tuple[int, int] | None = None
 
     def _corridor_for(self, frame: Frame) -> Corridor:
@@ -35,7 +69,9 @@ class RiskStage:
             self._corridor_size = size
         return self._corridor
 
-    def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]:
+    def update(self, frame: Frame, tracks: Tracks,
+               light: TrafficLight | None = None) -> tuple[Risk, list[Event]]:
+        """``light``: the traffic-light stage's reading of this frame, if it runs."""
         corridor = self._corridor_for(frame)
         vehicles = np.isin(tracks.class_id, self.vehicle_class_ids)
         lead_id = select_lead(tracks, corridor, vehicles)
@@ -44,6 +80,7 @@ class RiskStage:
         # cut-out the new lead's TTC takes over from that frame on.
         ttc_s = ttc_sigma_s = ttc2_s = range_m = closing_mps = headway = None
         closing = False
+        rate = accel = 0.0
         if lead_id is not None:
             i = tracks.index_of(lead_id)
             rate, rate_var, accel = self._scale_of_lead(frame, tracks, i)
@@ -53,8 +90,14 @@ class RiskStage:
                 ttc2_s = ttc_second_order(rate, accel)
             range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]), rate)
 
-        level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, ttc_s,
-                                                  ttc_sigma_s, closing)
+        decide_ttc_s, decide_sigma_s, decide_closing = ttc_s, ttc_sigma_s, closing
+        if (self.red_light_decel_factor is not None and ttc_s is not None and light is not None
+                and light.state is LightState.RED):
+            decide_ttc_s, decide_sigma_s = braking_credited_ttc(ttc_s, ttc_sigma_s, rate, accel,
+                                                                self.red_light_decel_factor)
+            decide_closing = decide_ttc_s is not None
+        level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, decide_ttc_s,
+                                                  decide_sigma_s, decide_closing)
         risk = Risk(lead_id=lead_id, ttc_s=ttc_s, ttc_sigma_s=ttc_sigma_s, ttc2_s=ttc2_s,
                     level=level, range_m=range_m, closing_speed_mps=closing_mps,
                     headway_s=headway)
@@ -68,14 +111,19 @@ class RiskStage:
         if self._scale_filter is None:
             return box_estimate
         lead_id, box = int(tracks.track_id[i]), tracks.xyxy[i]
-        prev = self._scale_prev
+        f, aligner, prev = self._scale_filter, self._aligner, self._scale_prev
+        gray = to_gray(frame.image)
+        # Vehicles whose box reaches lower in the image are nearer and may hide part of the lead.
+        occluders = tracks.xyxy[(tracks.xyxy[:, 3] > box[3]) & (tracks.track_id != lead_id)]
         if prev is None or prev[0] != lead_id:
-            self._scale_filter.reset(*box_estimate)
+            f.reset(*box_estimate)
+            aligner.start(gray, box, 0.0, occluders)
         else:
-            step = patch_log_scale(prev[1].image, frame.image, prev[2])
-            self._scale_filter.update(frame.t_s - prev[1].t_s, step)
-        self._scale_prev = (lead_id, frame, box)
-        f = self._scale_filter
+            f.predict(frame.t_s - prev[1])
+            s = aligner.measure(gray, box, occluders) if aligner.active else None
+            if s is None or not f.update(s, float(box[2] - box[0])):  # a new key where the filter puts the scale now
+                aligner.start(gray, box, f.log_scale, occluders)
+        self._scale_prev = (lead_id, frame.t_s)
         if f.measurements < self.lead_scale.min_measurements:
             return box_estimate
         return f.rate_per_s, f.rate_var, f.accel_per_s2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from fcw.labels import Expectation
+from fcw.labels import LIGHT_LABELS, Expectation
 
 G_MPS2 = 9.80665
 LANE_WIDTH_M = 3.5
@@ -89,12 +89,39 @@ class Vehicle:
 
 
 @dataclass(frozen=True)
+class SignalHead:
+    """A traffic-light head over the road that governs the ego lane.
+
+    position_m: along the road from the ego camera's position at t = 0 (m); offset_m: lateral
+    offset of its centre (m, + right); height_m: of its centre over the road.
+    phases: (t_start_s, state) pairs in increasing time; the first state holds from t = 0.
+    """
+
+    position_m: float
+    phases: tuple[tuple[float, str], ...]
+    offset_m: float = 0.0
+    height_m: float = 5.5
+
+    def __post_init__(self) -> None:
+        if not self.phases or any(s not in LIGHT_LABELS for _, s in self.phases):
+            raise ValueError(f"SignalHead.phases must name states from {LIGHT_LABELS}")
+
+    def state(self, t_s: float) -> str:
+        state = self.phases[0][1]
+        for t0, s in self.phases:
+            if t_s >= t0:
+                state = s
+        return state
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One named scenario.
 
     duration_s: the longest the clip runs.
     stop_at_ttc_s: end the clip at the first frame whose lead TTC is below this (s): the
         collision scenarios stop before the crash.
+    light: the signal head governing the ego lane, if the scenario has one.
     """
 
     name: str
@@ -104,6 +131,7 @@ class Scenario:
     duration_s: float
     expect: Expectation
     stop_at_ttc_s: float | None = None
+    light: SignalHead | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +264,18 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
         (Vehicle(1, 22.0, SpeedProfile(22.0), LateralProfile(-LANE_WIDTH_M, (LaneChange(1.0, 3.0, 0.0),)),
                  style=2),),
         duration_s=6.0, expect=Expectation(_FORBIDDEN)),
+    # Braking at 2 m/s^2 from 14 m/s (50 km/h, from t = 0.5 s, TTC 3.9 s) stops the ego 5 m
+    # behind the car queued at the light at t = 7.5 s. On the way the first-order TTC falls to
+    # 2.2 s (at 4.5 m/s): only the ego's braking, seen in the lead's scale acceleration, tells
+    # this from a collision course. The light is on the far side of the junction.
+    Scenario(
+        "stop_at_red", "braking comfortably to stop 5 m behind a car waiting at a red light, "
+                       "which turns green; the car drives off, the ego stays",
+        SpeedProfile(14.0, ((0.5, -2.0),)),
+        (Vehicle(1, 0.5 * 14.0 + 14.0 ** 2 / (2 * 2.0) + 5.0,
+                 SpeedProfile(0.0, ((9.2, 2.0),)), style=1),),
+        duration_s=11.5, expect=Expectation(_FORBIDDEN),
+        light=SignalHead(76.0, ((0.0, "red"), (8.5, "green")), offset_m=0.5)),
 )}
 
 

@@ -17,6 +17,7 @@ from fcw.errors import FcwError
 from fcw.labels import BoxLabel, ClipLabels, FrameLabels, LeadTruth, labels_path_for, save_labels
 from fcw.scenarios.camera import PinholeCamera
 from fcw.scenarios.kinematics import Scenario, get_scenario, frame_times_s, lead_state, vehicle_states
+from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.vehicle import draw_vehicle, vehicle_box
 from fcw.scenarios.world import World
 
@@ -53,7 +54,17 @@ def frame_labels(scn: Scenario, cam: PinholeCamera, index: int, t_s: float) -> F
     if lead is not None and any(b.track_id == lead.track_id for b in boxes):
         lead_truth = LeadTruth(lead.track_id, lead.range_m, lead.closing_speed_mps, lead.ttc_s,
                                lead.ttc2_s)
-    return FrameLabels(index, t_s, tuple(sorted(boxes, key=lambda b: b.track_id)), lead_truth)
+    return FrameLabels(index, t_s, tuple(sorted(boxes, key=lambda b: b.track_id)), lead_truth,
+                       light_label(scn, cam, t_s))
+
+
+def light_label(scn: Scenario, cam: PinholeCamera, t_s: float) -> str | None:
+    """The state of the light governing the ego lane: null for a scenario without one (no
+    expectation), "none" while its head is out of view."""
+    if scn.light is None:
+        return None
+    range_m = scn.light.position_m - scn.ego.state(t_s)[0]
+    return scn.light.state(t_s) if signal_box(cam, scn.light, range_m) is not None else "none"
 
 
 def render_image(scn: Scenario, cam: PinholeCamera, world: World, t_s: float,
@@ -61,6 +72,8 @@ def render_image(scn: Scenario, cam: PinholeCamera, world: World, t_s: float,
     """The BGR frame at t_s (before encoding)."""
     ego_travel_m, _, _ = scn.ego.state(t_s)
     img = world.render(ego_travel_m)
+    if scn.light is not None:
+        draw_signal(img, cam, scn.light, scn.light.position_m - ego_travel_m, scn.light.state(t_s))
     styles = {v.track_id: v.style for v in scn.vehicles}
     for s in sorted(vehicle_states(scn, t_s), key=lambda s: -s.range_m):
         draw_vehicle(img, cam, s.offset_m, s.range_m, styles[s.track_id])

@@ -4,11 +4,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fcw.types import FrameResult, WarningLevel
+from fcw.types import FrameResult, LightState, TrafficLight, WarningLevel
 
 _LEVEL_COLOR = {WarningLevel.NONE: (60, 180, 60), WarningLevel.CAUTION: (0, 200, 255),
                 WarningLevel.WARNING: (0, 0, 255)}
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_LIGHT_COLOR = {LightState.RED: (40, 40, 230), LightState.YELLOW: (0, 190, 240),
+                LightState.GREEN: (60, 170, 40)}
 
 
 def _label(img: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, int], scale: float) -> None:
@@ -50,4 +52,18 @@ def annotate(result: FrameResult, class_names: tuple[str, ...]) -> np.ndarray:
         banner = "COLLISION WARNING" if risk.level is WarningLevel.WARNING else "CAUTION"
         _label(img, banner, 10, int(60 * scale * 2), _LEVEL_COLOR[risk.level], scale * 2.2)
     _label(img, hud, 10, img.shape[0] - 10, (40, 40, 40), scale)
+    _draw_light(img, result.light, scale, thick)
     return img
+
+
+def _draw_light(img: np.ndarray, light: TrafficLight, scale: float, thick: int) -> None:
+    """The governing light's box and its state in the top-right corner."""
+    if light.state is LightState.NONE:
+        return
+    color = _LIGHT_COLOR[light.state]
+    if light.xyxy is not None:
+        x1, y1, x2, y2 = (int(round(v)) for v in light.xyxy)
+        cv2.rectangle(img, (x1, y1), (x2, y2), color, thick)
+    text = f"LIGHT {light.state.value.upper()} {light.confidence:.2f}"
+    (tw, _), _ = cv2.getTextSize(text, _FONT, scale * 1.4, 1)
+    _label(img, text, img.shape[1] - tw - 14, int(40 * scale * 2), color, scale * 1.4)

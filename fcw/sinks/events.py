@@ -11,21 +11,27 @@ between two whole lines. Every new file opens with a ``{"type":"rotate", ..., "p
 run, model and config wrote it; it is not a second "start", so a reader still sees one start
 per run.
 
-A write that fails (disk full, the folder removed) must not end the run: the warning logic and
-the alert matter more than the log. The first failure is logged once on stderr, lost records are
-counted, the file is reopened on the next record, and the end record says how many were lost.
+A write that fails (disk full, the folder removed, a path that cannot be written from the start)
+must not end the run: the warning logic and the alert matter more than the log. The first failure
+is logged once on stderr, lost records are counted, the file is reopened on the next record, and
+the end record says how many were lost. A file that a killed run left ending in half a line gets
+that line ended first, so the next record is whole.
+
+Records come from the frame loop and from other threads (a live source's reader, the watchdog);
+a lock keeps each one a whole line.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import IO, Any, Iterator, Optional
 
 from fcw.types import Event, FrameResult
 
-from .base import RunSummary, Sink, open_output
+from .base import RunSummary, Sink
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +47,9 @@ class EventLog(Sink):
         self._fsync_warnings = fsync_warnings
         self._max_bytes = max_bytes  # 0: never rotate
         self._keep = keep
-        # Failing to open at start-up is the user's problem to fix now: one line, naming the file.
-        self._f: Optional[IO[str]] = open_output(self.path, "a", "events file")
-        self._size = self._current_size()
+        self._lock = threading.Lock()
+        self._f: Optional[IO[str]] = None  # opened by the first record
+        self._size = 0
         self._start = {"type": "start", "t": 0.0, "frame": 0, **start}
         self._part = 0
         self.lost_records = 0  # records that could not be written (see write_record)
@@ -59,6 +65,10 @@ class EventLog(Sink):
     def write_record(self, record: dict[str, Any], sync: bool = False) -> None:
         """Append one record as one flushed line; never raises (see the module's docstring)."""
         line = _line(record)
+        with self._lock:
+            self._write_line(record, line, sync)
+
+    def _write_line(self, record: dict[str, Any], line: str, sync: bool) -> None:
         try:
             if self._f is None:
                 self._reopen()
@@ -107,8 +117,8 @@ class EventLog(Sink):
         self._f = open(self.path, "a", encoding="utf-8")
         self._size = self._current_size()
         if self._size and not self._ends_with_newline():
-            # A write cut short left half a line: end it, so the next record is a line of its
-            # own (read_events skips the broken one).
+            # A write cut short (a full disk, a run killed mid-line) left half a line: end it, so
+            # the next record is a line of its own (read_events skips the broken one).
             self._append("\n", False)
 
     def _ends_with_newline(self) -> bool:
@@ -120,8 +130,9 @@ class EventLog(Sink):
         self.lost_records += 1
         if not self._failing:
             self._failing = True
-            log.error("%s: cannot write events file (%s); the run goes on, lost records are "
-                      "counted", self.path, exc.strerror or exc)
+            where = f": {exc.filename}" if exc.filename and Path(exc.filename) != self.path else ""
+            log.error("%s: cannot write events file (%s%s); the run goes on, lost records are "
+                      "counted", self.path, exc.strerror or exc, where)
         # Drop the handle and whatever its buffer still holds; the next record reopens the file.
         f, self._f = self._f, None
         if f is not None:
@@ -149,7 +160,8 @@ class EventLog(Sink):
         self.write_record(record, sync=True)
 
     def close(self) -> None:
-        f, self._f = self._f, None
+        with self._lock:
+            f, self._f = self._f, None
         if f is not None and not f.closed:
             try:
                 f.close()

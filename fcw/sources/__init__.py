@@ -2,14 +2,16 @@
 from fcw.sources.base import FrameSource, mask_credentials
 from fcw.sources.factory import SourceKind, classify, open_source
 from fcw.sources.images import ImageSequenceSource
-from fcw.sources.live import Capture, LiveSource
-from fcw.sources.video import VideoFileSource
+from fcw.sources.live import Capture, LiveSource, Reconnect
+from fcw.sources.video import LoopedVideoSource, VideoFileSource
 
 __all__ = [
     "Capture",
     "FrameSource",
     "ImageSequenceSource",
     "LiveSource",
+    "LoopedVideoSource",
+    "Reconnect",
     "SourceKind",
     "VideoFileSource",
     "classify",

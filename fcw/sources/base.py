@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import abc
+import logging
 import re
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TypeVar
 
-from fcw.types import Frame
+from fcw.types import Event, Frame
+
+log = logging.getLogger(__name__)
 
 # Userinfo with a password in any URL, also one embedded in a GStreamer pipeline
 # (``rtspsrc location=rtsp://user:pw@cam``). The greedy password part stops at the last '@' before
@@ -35,6 +40,40 @@ class FrameSource(abc.ABC):
 
     def __init__(self, name: str) -> None:
         self._name = mask_credentials(name)
+        # The source's own events (a camera lost and back, frames skipped); see events_to.
+        self._events_lock = threading.Lock()
+        self._listener: Callable[[Event], None] | None = None
+        # Kept until a listener is set; bounded, so a run without one cannot grow without end.
+        self._pending: deque[Event] = deque(maxlen=256)
+
+    def events_to(self, listener: Callable[[Event], None]) -> None:
+        """Send the source's own events to ``listener`` (the events file) as they happen.
+
+        They cannot wait for the next frame: a lost camera has none. ``listener`` may be called
+        from the source's reader thread; events raised before it was set are passed on at once.
+        """
+        with self._events_lock:
+            self._listener, pending = listener, list(self._pending)
+            self._pending.clear()
+        for event in pending:
+            listener(event)
+
+    def _emit(self, event: Event) -> None:
+        with self._events_lock:
+            listener = self._listener
+            if listener is None:
+                self._pending.append(event)
+                return
+        try:
+            listener(event)
+        except Exception:  # a failing listener must not end the source
+            log.exception("%s: event listener failed", self.name)
+
+    def interrupt(self) -> None:
+        """Wake a consumer waiting for a frame so the run can stop; safe from a signal handler.
+
+        Sources that never block for long need nothing here.
+        """
 
     @property
     def name(self) -> str:

@@ -9,7 +9,14 @@ from pathlib import Path
 from fcw.errors import SourceError
 from fcw.sources.base import FrameSource, mask_credentials
 from fcw.sources.images import ImageSequenceSource
-from fcw.sources.live import LiveSource, open_camera, open_gstreamer, open_stream, open_v4l2
+from fcw.sources.live import (
+    LiveSource,
+    Reconnect,
+    open_camera,
+    open_gstreamer,
+    open_stream,
+    open_v4l2,
+)
 from fcw.sources.video import VideoFileSource
 
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
@@ -52,21 +59,24 @@ def classify(spec: str) -> SourceKind:
     raise SourceError(f"source not found: {mask_credentials(spec)}")
 
 
-def open_source(spec: str, *, folder_fps: float = 10.0, realtime: bool = False) -> FrameSource:
+def open_source(spec: str, *, folder_fps: float = 10.0, realtime: bool = False,
+                reconnect: Reconnect | None = None) -> FrameSource:
     """Open the source ``spec`` names (see :func:`classify`).
 
     ``folder_fps`` is the frame rate given to image folders and globs; ``realtime`` paces a video
-    file like a live camera. Raises :class:`SourceError` with a one-line message on failure.
+    file like a live camera; ``reconnect`` reopens a camera or stream that is lost (None: its
+    loss ends it). Raises :class:`SourceError` with a one-line message on failure.
     """
     kind = classify(spec)
     if kind is SourceKind.CAMERA:
-        return LiveSource(partial(open_camera, int(spec)), name=f"camera {spec}")
+        return LiveSource(partial(open_camera, int(spec)), name=f"camera {spec}",
+                          reconnect=reconnect)
     if kind is SourceKind.V4L2:
-        return LiveSource(partial(open_v4l2, spec), name=spec)
+        return LiveSource(partial(open_v4l2, spec), name=spec, reconnect=reconnect)
     if kind is SourceKind.GSTREAMER:
-        return LiveSource(partial(open_gstreamer, spec), name=spec)
+        return LiveSource(partial(open_gstreamer, spec), name=spec, reconnect=reconnect)
     if kind is SourceKind.STREAM:
-        return LiveSource(partial(open_stream, spec), name=spec)
+        return LiveSource(partial(open_stream, spec), name=spec, reconnect=reconnect)
     if kind is SourceKind.FOLDER:
         return ImageSequenceSource.from_folder(spec, folder_fps)
     if kind is SourceKind.GLOB:

@@ -1,7 +1,13 @@
-"""A folder or glob of still images as a frame source, at a stated frame rate."""
+"""A folder or glob of still images as a frame source, at a stated frame rate.
+
+An image that cannot be read (truncated, not an image at all) is skipped with a warning and a
+``frames_skipped`` event, so one bad file does not end a long replay; a sequence in which no image
+at all can be read is an error.
+"""
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -12,7 +18,9 @@ import numpy as np
 
 from fcw.errors import SourceError
 from fcw.sources.base import FrameSource
-from fcw.types import Frame
+from fcw.types import Event, Frame
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
@@ -70,7 +78,7 @@ class ImageSequenceSource(FrameSource):
     def from_glob(cls, pattern: str, fps: float) -> ImageSequenceSource:
         """Every file matching ``pattern`` (``**`` recurses), in natural path order."""
         # The user chose the pattern, so matches are not filtered by suffix; a non-image among
-        # them fails when it is read, naming the file.
+        # them is skipped when it is read, naming the file.
         paths = [Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
         if not paths:
             raise SourceError(f"no files match pattern: {pattern}")
@@ -89,10 +97,22 @@ class ImageSequenceSource(FrameSource):
         return len(self._paths)
 
     def __iter__(self) -> Iterator[Frame]:
+        read = 0
         for index, path in enumerate(self._paths):
             if self._closed:
                 return
-            yield Frame(index, index / self._fps, read_image(path))
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                log.warning("%s; skipped", exc)
+                self._emit(Event("frames_skipped", index / self._fps, index,
+                                 {"source": self.name, "count": 1, "path": str(path),
+                                  "reason": "cannot read image"}))
+                continue
+            read += 1
+            yield Frame(index, index / self._fps, image)
+        if not read and not self._closed:
+            raise SourceError(f"no readable image in {self.name}")
 
     def close(self) -> None:
         self._closed = True

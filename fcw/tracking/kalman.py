@@ -20,6 +20,7 @@ from fcw.config import TrackerConfig
 
 CX, CY, S, R_ASPECT, VCX, VCY, VS, VR, AS = range(9)
 DIM_X, DIM_Z = 9, 4
+_SCALE_BLOCK = (S, VS, AS)
 
 # Prior standard deviations of the unobserved rates of a new track: wide enough to cover a lead
 # at TTC 1 s (vs = 1/s) or a box sweeping across the image, so that the first few measurements,
@@ -74,9 +75,14 @@ def process_noise(dt_s: float, q_center_px2_s3: float, q_scale_jerk_per_s5: floa
     Q = np.zeros((DIM_X, DIM_X))
     for pos, vel, q in ((CX, VCX, q_center_px2_s3), (CY, VCY, q_center_px2_s3),
                         (R_ASPECT, VR, q_aspect_per_s3)):
-        Q[np.ix_((pos, vel), (pos, vel))] = _white_accel_block(dt_s, q)
-    Q[np.ix_((S, VS, AS), (S, VS, AS))] = _white_jerk_block(dt_s, q_scale_jerk_per_s5)
+        block = _white_accel_block(dt_s, q)
+        Q[pos, pos], Q[pos, vel], Q[vel, pos], Q[vel, vel] = block.ravel()
+    Q[np.ix_(_SCALE_BLOCK, _SCALE_BLOCK)] = _white_jerk_block(dt_s, q_scale_jerk_per_s5)
     return Q
+
+
+def process_noise_for(dt_s: float, cfg: TrackerConfig) -> np.ndarray:
+    return process_noise(dt_s, cfg.q_center_px2_s3, cfg.q_scale_jerk_per_s5, cfg.q_aspect_per_s3)
 
 
 def measurement_matrix() -> np.ndarray:
@@ -152,13 +158,14 @@ class BoxKalman:
         self.kf.x = x0.reshape(DIM_X, 1)
         self.kf.P = initial_covariance(R)
 
-    def predict(self, dt_s: float) -> None:
+    def predict(self, dt_s: float, Q: np.ndarray | None = None) -> None:
+        """``Q``: ``process_noise`` for this dt and config, when the caller already has it (all
+        of a tracker's filters share one dt per frame, so it is built once, not per track)."""
         if dt_s <= 0.0:
             return
-        c = self._cfg
-        self.kf.predict(F=transition_matrix(dt_s, float(self.kf.x[VS, 0])),
-                        Q=process_noise(dt_s, c.q_center_px2_s3, c.q_scale_jerk_per_s5,
-                                        c.q_aspect_per_s3))
+        if Q is None:
+            Q = process_noise_for(dt_s, self._cfg)
+        self.kf.predict(F=transition_matrix(dt_s, float(self.kf.x[VS, 0])), Q=Q)
 
     def update(self, xyxy: np.ndarray) -> None:
         R = measurement_noise(xyxy, self._cfg.measurement_noise_px, self._cfg.measurement_noise_frac)
@@ -167,8 +174,9 @@ class BoxKalman:
         # winning over the full frame's); taken at face value one such box fakes a burst of
         # closing. An innovation beyond the gate inflates R instead, so the outlier moves the
         # state only as far as the gate allows (a Huber-like robust update).
-        y = z - self.kf.H @ self.kf.x
-        S = self.kf.H @ self.kf.P @ self.kf.H.T + R
+        # H only picks the first DIM_Z state entries: slices give H x and H P H^T exactly.
+        y = z - self.kf.x[:DIM_Z]
+        S = self.kf.P[:DIM_Z, :DIM_Z] + R
         d2 = float((y.T @ np.linalg.solve(S, y)).item())
         if d2 > OUTLIER_GATE_D2:
             R = R * (d2 / OUTLIER_GATE_D2)

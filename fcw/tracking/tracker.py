@@ -13,7 +13,7 @@ import numpy as np
 
 from fcw.config import TrackerConfig
 from fcw.tracking.association import associate
-from fcw.tracking.kalman import AS, VS, BoxKalman
+from fcw.tracking.kalman import AS, VS, BoxKalman, process_noise_for
 from fcw.types import Detections, Tracks
 
 
@@ -40,9 +40,10 @@ class Tracker:
         dets = self._vehicles(detections)
         dt_s = 0.0 if self._last_t_s is None else t_s - self._last_t_s
         # A repeated or out-of-order timestamp gives no elapsed time to predict over.
-        if dt_s > 0.0:
+        if dt_s > 0.0 and self._tracks:
+            Q = process_noise_for(dt_s, self.cfg)
             for trk in self._tracks:
-                trk.kf.predict(dt_s)
+                trk.kf.predict(dt_s, Q)
         self._last_t_s = t_s if self._last_t_s is None else max(self._last_t_s, t_s)
 
         pred = np.array([trk.kf.box() for trk in self._tracks]).reshape(-1, 4)

@@ -1,0 +1,208 @@
+"""The overlay's run: the pipeline on its own thread, Qt's event loop on the main thread.
+
+``fcw run`` builds the pipeline exactly as for a headless run (``fcw.app.build_pipeline``);
+:class:`OverlayRun` then wraps its source in the playback control, adds the overlay sink and
+the window, and runs ``Pipeline.run`` on a thread. The only ways between the threads are the
+overlay sink (results, newest only) and the playback control (requests); closing the window
+stops the run and waits for its end record.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Optional
+
+from PyQt6.QtCore import QObject, QtMsgType, QTimer, pyqtSignal, qInstallMessageHandler
+from PyQt6.QtWidgets import QApplication
+
+from fcw.cli.run import SourceLost, exit_code
+from fcw.config import Config
+from fcw.errors import FcwError, SourceError
+from fcw.pipeline import Pipeline
+from fcw.sinks.alert import AudibleAlert
+from fcw.sinks.events import EventLog
+from fcw.sinks.base import RunSummary
+from fcw.sources import LiveSource
+from fcw.types import Frame
+from fcw.watchdog import Watchdog
+
+from .control import ControlledSource, PlaybackControl
+from .overlay_sink import OverlaySink
+from .sound import AlertSound, GatedSink
+from .window import OverlayWindow
+
+log = logging.getLogger(__name__)
+
+
+class _Signals(QObject):
+    ended = pyqtSignal()
+
+
+# the pipeline's stages that remember past frames
+_STATEFUL = ("tracker", "risk", "lights", "prompts")
+
+
+def _copy(stage: object) -> object:
+    """A copy of a stage before its first frame; None for one that cannot be copied (one that
+    holds a model session), which then keeps its state across a seek."""
+    try:
+        return copy.deepcopy(stage)
+    except Exception:  # whatever the reason, the stage is then not reset
+        log.debug("%s cannot be copied; it is not reset on a seek", type(stage).__name__)
+        return None
+
+
+class OverlayRun:
+    """A pipeline feeding an :class:`OverlayWindow`; ``start()`` it, close the window to stop."""
+
+    def __init__(self, pipeline: Pipeline, cfg: Config, audible: bool = True,
+                 screenshot_dir: Path = Path(".")) -> None:
+        self.pipeline = pipeline
+        self.control = PlaybackControl(pipeline.stop)
+        # Fresh copies of the stateful stages replace the running ones after a seek: a track or
+        # a warning must not carry over a jump in time.
+        self._pristine = {name: _copy(getattr(pipeline, name, None)) for name in _STATEFUL}
+        self._watchdogs = [s for s in pipeline.sinks if isinstance(s, Watchdog)]
+        # often enough that no watchdog sees a pause as a stall
+        every_s = min([w.stall_s / 4 for w in self._watchdogs] + [1.0])
+        self.source = ControlledSource(pipeline.source, self.control, on_seek=self._seeked,
+                                       while_paused=self._paused, every_s=every_s)
+        pipeline.source = self.source
+        self.sink = OverlaySink(self.source.read_at)
+        self.sound = AlertSound(cfg.alert, pipeline.sinks, audible)
+        alerts = [s for s in self.sound.sinks if isinstance(s, (GatedSink, AudibleAlert))]
+        rest = [s for s in self.sound.sinks if s not in alerts]
+        # The sound, then the screen, then the disk: what the driver needs first goes first.
+        pipeline.sinks = [*alerts, self.sink, *rest]
+        self._log = next((s for s in rest if isinstance(s, EventLog)), None)
+        self.summary: Optional[RunSummary] = None
+        self.error: Optional[BaseException] = None
+        self.signals = _Signals()
+        self.window = OverlayWindow(self.sink, self.control, self.source, cfg.warning,
+                                    self.sound, screenshot_dir, on_close=self.stop)
+        self.signals.ended.connect(self.window.run_ended)
+        self._thread = threading.Thread(target=self._run, name="fcw-pipeline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.summary = self.pipeline.run()
+        except BaseException as exc:  # re-raised on the main thread by run_overlay
+            self.error = exc
+        finally:
+            self.signals.ended.emit()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """End the run after the current frame and wait for its end record."""
+        self.pipeline.request_stop()  # also wakes a paused replay or a wait for a lost camera
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("the pipeline did not stop within %.0f s; leaving it", timeout_s)
+
+    def _seeked(self, last: Optional[Frame], target: int) -> None:
+        """On the pipeline thread, between two frames."""
+        for name, stage in self._pristine.items():
+            if stage is not None:
+                setattr(self.pipeline, name, copy.deepcopy(stage))
+        if self._log is not None:  # a reader of the events file must know frames repeat
+            self._log.write_record({"type": "seek", "t": round(last.t_s, 6) if last else 0.0,
+                                    "frame": last.index if last else 0, "to": target})
+
+    def _paused(self) -> None:
+        """On the pipeline thread, now and then while paused."""
+        # A paused replay is not a stall: the watchdog hears that the pipeline is alive and
+        # still at its last frame.
+        last = self.sink.last
+        if last is not None:
+            for watchdog in self._watchdogs:
+                watchdog.write(last)
+
+    def close(self) -> None:
+        self.stop()
+        self.sound.close()
+
+
+def _qt_message(kind: QtMsgType, _context: object, message: Optional[str]) -> None:
+    # Qt's own chatter (the offscreen plugin, a missing sound server) is for -v only.
+    level = logging.ERROR if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    log.log(level, "Qt: %s", message)
+
+
+def _log_gui_error(kind: type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+    # PyQt aborts the process on an exception in a slot unless an excepthook is set: a drawing
+    # bug must not take down the run (and its end record) with it.
+    log.error("overlay: %s: %s", kind.__name__, exc, exc_info=(kind, exc, tb))
+
+
+def run_overlay(pipeline: Pipeline, cfg: Config, screenshot: Optional[Path] = None,
+                window_size: Optional[tuple[int, int]] = None) -> int:
+    """Show the overlay until the window is closed (or, with ``screenshot``, the run ends)."""
+    if screenshot is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qt_handler = qInstallMessageHandler(_qt_message)
+    app = QApplication.instance() or QApplication(["fcw"])
+    live = isinstance(pipeline.source, LiveSource)  # a --realtime file still ends normally
+    try:
+        run = OverlayRun(pipeline, cfg, audible=screenshot is None)
+    except BaseException:
+        qInstallMessageHandler(qt_handler)
+        raise
+    win = run.window
+    win.resize(*(window_size or (1280, 720)))
+    saved: list[BaseException] = []
+
+    def _ended() -> None:
+        # Like a player at the end of a file, the window closes when the run ends, unless
+        # someone is stepping through it: then it stays until they close it.
+        if screenshot is not None:
+            win.video.tag = ""  # a documentation picture, not a status
+            try:
+                win.save_screenshot(screenshot)
+            except OSError as exc:
+                saved.append(FcwError(str(exc)))
+        if screenshot is not None or not run.control.paused:
+            win.close()
+
+    run.signals.ended.connect(_ended)
+
+    def _stop(_signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, win.close)
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook, sys.excepthook = sys.excepthook, _log_gui_error
+    wake = QTimer()  # lets Python run its signal handlers while Qt's loop waits
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    try:
+        win.show()
+        run.start()
+        app.exec()
+    finally:
+        wake.stop()
+        run.close()
+        sys.excepthook = hook
+        qInstallMessageHandler(qt_handler)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if run.error is not None:
+        if live and isinstance(run.error, SourceError) and not isinstance(run.error, SourceLost):
+            raise SourceLost(str(run.error)) from run.error
+        raise run.error
+    if saved:
+        raise saved[0]
+    if run.summary is None:
+        raise FcwError("the pipeline did not stop")
+    return exit_code(run.summary, live)
