@@ -16,7 +16,7 @@ from engines.spec import ModelSpec, load_spec
 from engines.store import resolve_model
 from fcw import __version__
 from fcw.config import Config
-from fcw.lights.build import build_light_stage
+from fcw.lights.build import LightModels, build_light_stage, load_light_models
 from fcw.lights.prompts import LightPrompts
 from fcw.perception.detector import Detector
 from fcw.pipeline import DetectorStage, Pipeline
@@ -80,9 +80,10 @@ def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[D
 
 def build_pipeline(cfg: Config, options: RunOptions,
                    source: Optional[FrameSource] = None,
-                   detector: Optional[tuple[DetectorStage, dict[str, Any]]] = None) -> Pipeline:
-    """``detector``: what :func:`build_detector` returned, for a tool that replays many drives
-    with one loaded model (``fcw batch``); built here when absent."""
+                   detector: Optional[tuple[DetectorStage, dict[str, Any]]] = None,
+                   light_models: Optional[LightModels] = None) -> Pipeline:
+    """``detector`` (what :func:`build_detector` returned) and ``light_models``: for a tool that
+    replays many drives with models loaded once (``fcw batch``); loaded here when absent."""
     spec = load_spec(cfg.detector.model)
     rc = cfg.source.reconnect
     source = source or open_source(
@@ -92,8 +93,11 @@ def build_pipeline(cfg: Config, options: RunOptions,
     sinks: list[Sink] = []
     try:
         detector, detector_info = detector or build_detector(cfg, spec, options)
-        lights, lights_info = (build_light_stage(cfg, spec, options.models_dir, options.backend)
-                               if cfg.lights.enabled else (None, None))
+        lights, lights_info = None, None
+        if cfg.lights.enabled:
+            light_models = light_models or load_light_models(cfg, options.models_dir,
+                                                             options.backend)
+            lights, lights_info = build_light_stage(cfg, spec, light_models), light_models.info
         # The alert comes first: the driver hears it before the disk writes of this frame.
         sinks.append(AudibleAlert.from_config(cfg.alert))
         log: Optional[EventLog] = None

@@ -220,9 +220,9 @@ class LightsConfig(_Section):
     still_level: float = Field(1.5, gt=0.0, le=255.0)
     stopped_min_s: float = Field(1.0, ge=0.0, le=30.0)
     lead_receding_rate_per_s: float = Field(0.05, ge=0.0, le=10.0)
-    # Under a governing red light the warning credits the ego's braking, seen in the lead's
-    # scale acceleration: TTC as if it braked this many times as hard as now (fcw/risk/stage.py
-    # braking_credited_ttc; no braking, no credit); null: no credit.
+    # Under a governing red light the warning credits the ego's braking, seen in how fast the
+    # lead's TTC falls: TTC as if it braked this many times as hard as now (fcw/risk/braking.py;
+    # no braking, no credit); null: no credit.
     red_light_decel_factor: Optional[float] = Field(2.0, ge=1.0, le=10.0)
 
 

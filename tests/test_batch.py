@@ -117,7 +117,8 @@ def test_killed_batch_resumes_only_what_is_missing(resumed):
     assert m, rerun.stdout
     assert (int(m[1]), int(m[2]), int(m[3])) == (4 - len(done), len(done), 1)
     for drive in done:  # finished before the kill: neither replayed nor rewritten
-        assert (out / "drives" / drive / "summary.json").stat().st_mtime_ns == resumed["mtimes"][drive]
+        summary = out / "drives" / drive / "summary.json"
+        assert summary.stat().st_mtime_ns == resumed["mtimes"][drive]
         assert drive not in rerun.stdout
     ran = set(_summaries(out)) - done
     assert len(ran) == 4 - len(done)
@@ -249,7 +250,8 @@ def test_diff_between_two_warning_thresholds(resumed, fleet, tmp_path):
     assert report["changed"] == 1 + (real["status"] == "changed")
 
     table = diff.stdout.splitlines()
-    assert any(re.match(rf"lead_stopped-\w+ +changed +{len(old_times)} +0 +- +", row) for row in table)
+    row = rf"lead_stopped-\w+ +changed +{len(old_times)} +0 +- +"
+    assert any(re.match(row, line) for line in table)
     assert not any(row.startswith("steady_follow") for row in table)
     assert "settings: warning.warning_ttc_s: 3.0 -> 1.0" in table
 
@@ -261,7 +263,8 @@ def test_drive_ids_are_stable_and_unique(tmp_path):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "0001.mp4").write_bytes(b"x")
     (tmp_path / "cam1" / "notes.txt").write_text("not a drive\n")
-    (tmp_path / "m.txt").write_text("# fleet\ncam1/0001.mp4\n\nhttps://u:secret@fleet.example/d/0001.mp4?sig=1\n")
+    (tmp_path / "m.txt").write_text(
+        "# fleet\ncam1/0001.mp4\n\nhttps://u:secret@fleet.example/d/0001.mp4?sig=1\n")
     by_folder = expand_drives([tmp_path / "cam1", tmp_path / "cam2"])
     assert len(by_folder) == 2 and len({d.id for d in by_folder}) == 2  # hidden folders skipped
     assert all(d.id.startswith("0001-") for d in by_folder)

@@ -49,7 +49,12 @@ def test_benign_scenarios_never_get_close(name):
     scn = SCENARIOS[name]
     for t in frame_times_s(scn, 10.0):
         lead = lead_state(scn, t)
-        assert lead is None or lead.ttc_s is None or lead.ttc_s > 6.0, (name, t)
+        # Stopping behind a car queued at a light closes to a short first-order TTC by design;
+        # the braking under way stops short of it (no second-order TTC; read just after t, as
+        # the kinematics give a phase's acceleration only once it has begun).
+        after = lead_state(scn, t + 1e-6)
+        stops_short = scn.light is not None and after is not None and after.ttc2_s is None
+        assert lead is None or lead.ttc_s is None or lead.ttc_s > 6.0 or stops_short, (name, t)
 
 
 def test_lead_decelerating_second_order():

@@ -9,52 +9,33 @@ tests/data/ttc_error_ceilings.json, which says how to move them as fcw improves.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
+from fcw.app import GroundTruthOptions
 from fcw.config import load_config
+from fcw.eval.dataset import Clip
+from fcw.eval.runner import run_clip
+from fcw.eval.ttc import relative_errors as ttc_relative_errors
+from fcw.eval.ttc import ttc_pairs
 from fcw.labels import labels_path_for, load_labels
 from fcw.scenarios.kinematics import SCENARIOS
-from fcw.sinks.base import Sink
 
 CEILINGS = json.loads((Path(__file__).parent / "data" / "ttc_error_ceilings.json").read_text())
 NHTSA = [n for n, s in SCENARIOS.items() if s.expect.warning == "required"]
 
 
-class Collect(Sink):
-    def __init__(self) -> None:
-        self.results = []
-
-    def write(self, result) -> None:
-        self.results.append(result)
-
-
-def relative_errors(video: Path, mode: str, models_dir: Path) -> list[tuple[float, float]]:
+def relative_errors(video: Path, mode: str, models_dir: Path) -> np.ndarray:
     """(true TTC, relative error) for every frame with a closing lead; the error is NaN where
-    fcw does not track the lead, and 1.0 (100%) where it tracks it but gives no TTC."""
+    fcw does not track the lead, and 1.0 (100%) where it tracks it but gives no TTC
+    (``fcw.eval.ttc``, the figures ``fcw eval`` reports)."""
     labels_file = labels_path_for(video)
-    labels = load_labels(labels_file)
     gt = GroundTruthOptions(labels_file, noise_px=2.0, seed=0) if mode == "ground_truth" else None
-    pipeline = build_pipeline(load_config(), RunOptions(source=str(video), status=False,
-                                                        models_dir=models_dir, ground_truth=gt))
-    sink = Collect()
-    pipeline.sinks = [sink]
-    pipeline.run()
-    out = []
-    for r in sink.results:
-        lead = labels.frames[r.frame.index].lead
-        if lead is None or lead.ttc_s is None:
-            continue
-        est = r.risk.ttc_s
-        if r.risk.lead_id is None:
-            out.append((lead.ttc_s, math.nan))
-        else:
-            out.append((lead.ttc_s, abs(est - lead.ttc_s) / lead.ttc_s if est is not None else 1.0))
-    return out
+    clip = Clip(video.stem, video, labels_file, load_labels(labels_file))
+    return ttc_relative_errors(ttc_pairs(run_clip(load_config(), clip, models_dir,
+                                                  ground_truth=gt)))
 
 
 @pytest.mark.parametrize("mode", ["detector", "ground_truth"])

@@ -38,7 +38,8 @@ class Drive:
 
 
 def drive_id(source: str) -> str:
-    stem = Path(source.split("?", 1)[0].rstrip("/")).stem if _URL.match(source) else Path(source).stem
+    path = source.split("?", 1)[0].rstrip("/") if _URL.match(source) else source
+    stem = Path(path).stem
     stem = _UNSAFE.sub("_", stem).strip("._")[:60] or "drive"
     return f"{stem}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
 
@@ -56,7 +57,7 @@ def _videos_in(folder: Path) -> list[Path]:
 
 
 def _manifest_lines(path: Path) -> Iterator[str]:
-    """Each line a path (relative to the manifest's folder) or URL; blanks and ``#`` comments skipped."""
+    """Each line a path (relative to the manifest's folder) or a URL; blanks and ``#`` skipped."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

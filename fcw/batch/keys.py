@@ -28,7 +28,8 @@ from .outputs import EVENTS, SUMMARY, TRACKS, drive_dir, read_json
 
 
 def _sha256(record: Any) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def config_sha256(cfg: Config) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fcw.types import _check_rows
+
 # Source of a proposal.
 BLOB, DETECTOR = 0, 1
 # Which lamp of a vertical head the blob is taken to be (row of its centre in the head box).
@@ -60,8 +62,9 @@ class LightProposals:
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
-        if self.xyxy.shape != (n, 4) or any(len(a) != n for a in (self.source, self.lamp, self.blob)):
-            raise ValueError("LightProposals arrays must have matching lengths, xyxy (N, 4)")
+        _check_rows("LightProposals.xyxy", self.xyxy, n, (4,))
+        for name in ("source", "lamp", "blob"):
+            _check_rows(f"LightProposals.{name}", getattr(self, name), n)
 
     def __len__(self) -> int:
         return len(self.xyxy)

@@ -29,6 +29,9 @@ class LightStage:
         self.vehicle_class_ids = tuple(vehicle_class_ids)
         self.selector = GoverningLightSelector(cfg)
         self.smoother = LightSmoother(cfg)
+        #: the last frame's fused, unsmoothed probabilities (none, red, yellow, green), for
+        #: benchmarks and tuning
+        self.last_probs: np.ndarray | None = None
 
     def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]:
         cls = detections.class_id
@@ -41,6 +44,7 @@ class LightStage:
                                          self.camera.vanishing_point_x * frame.width, proposals, probs)
         frame_probs = self.frames.update(frame) if self.frames is not None else None
         fused = fuse(None if governing is None else governing.probs, frame_probs, self.cfg.crop_weight)
+        self.last_probs = fused
         changed = self.smoother.update(frame.t_s, fused)
         state, confidence = self.smoother.state, self.smoother.confidence
         light = TrafficLight(state, confidence, None if governing is None else governing.xyxy)

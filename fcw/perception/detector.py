@@ -94,6 +94,26 @@ def drop_nested(dets: Detections, threshold: float = 0.7) -> Detections:
     return dets[~dominated.any(axis=1)]
 
 
+def drop_enclosing(dets: Detections, vehicle_ids: np.ndarray, threshold: float = 0.9,
+                   below_px: float = 2.0) -> Detections:
+    """Remove vehicle boxes that enclose a better-scored vehicle box and reach lower than it.
+
+    Close behind a car (under 8 m), FastestDet adds a wide, weaker box over the car, the road
+    and the lane marks beside it; it becomes the lead (its bottom is lower) and its growth a
+    false TTC. On a flat road a box reaching lower is nearer, and a nearer vehicle would hide
+    one inside its box, so such a pair cannot both be real; the surer inner box stays.
+    """
+    veh = np.isin(dets.class_id, vehicle_ids)
+    if veh.sum() < 2:
+        return dets
+    inside = containment(dets.xyxy, dets.xyxy)  # [i, j]: share of box i inside box j
+    encloses = (inside.T > threshold) & veh[:, None] & veh[None, :] \
+        & (dets.score[None, :] > dets.score[:, None]) \
+        & (dets.xyxy[:, None, 3] > dets.xyxy[None, :, 3] + below_px)
+    np.fill_diagonal(encloses, False)
+    return dets[~encloses.any(axis=1)]
+
+
 class Detector:
     """``update(frame) -> Detections`` of the classes the rest of fcw uses (vehicles, lights)."""
 
@@ -132,7 +152,8 @@ class Detector:
                               crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
             parts.append(drop_fragments(crop, parts[0], self.cfg.nms.iou_threshold))
-        dets = drop_nested(self._merge(Detections.concat(parts)))
+        dets = drop_enclosing(drop_nested(self._merge(Detections.concat(parts))),
+                              np.asarray(self.backend.spec.vehicle_class_ids))
         if self.cfg.min_box_px > 0 and len(dets):
             wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
             dets = dets[(wh >= self.cfg.min_box_px).all(axis=1)]

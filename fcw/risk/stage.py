@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fcw.config import CameraConfig, CorridorConfig, LeadScaleConfig, WarningConfig
+from fcw.risk.braking import TauDotEstimator, braking_credited_ttc
 from fcw.risk.lead import Corridor, select_lead
 from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
 from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
@@ -12,42 +13,16 @@ from fcw.risk.warning import WarningStateMachine
 from fcw.types import Event, Frame, LightState, Risk, Tracks, TrafficLight
 
 
-def braking_credited_ttc(ttc_s: float, ttc_sigma_s: float | None, rate_per_s: float,
-                         accel_per_s2: float, decel_factor: float
-                         ) -> tuple[float | None, float | None]:
-    """The TTC to warn on while a red light governs the lane, so the ego is expected to stop.
-
-    Slowing down behind a car queued at a red light drives the first-order TTC down to
-    2 * sqrt(gap / (2 * decel)) (2.2 s for a 5 m gap at 2 m/s^2) although no collision is
-    coming. The ego's braking shows in the lead's scale: with v = d ln w/dt and a = d2 ln w/dt2,
-    the relative deceleration over the range is v^2 - a (0 at a constant closing speed). A
-    normal stop holds tau-dot = -a / v^2 near -0.5 (Lee 1976), exactly where the second-order
-    TTC flips between "stops short" and "collides", so scale noise alone would flip it. A
-    driver who is braking can brake harder without alarm: the TTC is taken with the current
-    deceleration times ``decel_factor`` (2: braking at 2 m/s^2 now, 4 m/s^2 would still be
-    normal). No braking (a >= v^2) gets no credit: the first-order TTC stands, as without a
-    light, and the credited TTC is never shorter than it. None: that braking stops short.
-    The uncertainty is scaled with the TTC.
-    """
-    v2 = rate_per_s * rate_per_s
-    if accel_per_s2 >= v2:
-        return ttc_s, ttc_sigma_s
-    credited = ttc_second_order(rate_per_s, v2 - decel_factor * (v2 - accel_per_s2))
-    if credited is None:
-        return None, None
-    credited = max(credited, ttc_s)
-    return credited, None if ttc_sigma_s is None else ttc_sigma_s * credited / ttc_s
-
-
 class RiskStage:
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
                  vehicle_class_ids: tuple[int, ...],
                  lead_scale: LeadScaleConfig | None = None,
                  red_light_decel_factor: float | None = None) -> None:
         """``red_light_decel_factor``: credit the ego's braking under a red light (see
-        :func:`braking_credited_ttc`); None never does."""
+        fcw/risk/braking.py); None never does."""
         self.camera = camera
         self.red_light_decel_factor = red_light_decel_factor
+        self._tau_dot = TauDotEstimator()
         self.corridor_cfg = corridor
         self.warning_cfg = warning
         self.vehicle_class_ids = tuple(vehicle_class_ids)
@@ -80,7 +55,6 @@ class RiskStage:
         # cut-out the new lead's TTC takes over from that frame on.
         ttc_s = ttc_sigma_s = ttc2_s = range_m = closing_mps = headway = None
         closing = False
-        rate = accel = 0.0
         if lead_id is not None:
             i = tracks.index_of(lead_id)
             rate, rate_var, accel = self._scale_of_lead(frame, tracks, i)
@@ -91,9 +65,10 @@ class RiskStage:
             range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]), rate)
 
         decide_ttc_s, decide_sigma_s, decide_closing = ttc_s, ttc_sigma_s, closing
-        if (self.red_light_decel_factor is not None and ttc_s is not None and light is not None
+        tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s)
+        if (self.red_light_decel_factor is not None and tau_dot is not None and light is not None
                 and light.state is LightState.RED):
-            decide_ttc_s, decide_sigma_s = braking_credited_ttc(ttc_s, ttc_sigma_s, rate, accel,
+            decide_ttc_s, decide_sigma_s = braking_credited_ttc(ttc_s, ttc_sigma_s, tau_dot,
                                                                 self.red_light_decel_factor)
             decide_closing = decide_ttc_s is not None
         level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, decide_ttc_s,

@@ -264,18 +264,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
         (Vehicle(1, 22.0, SpeedProfile(22.0), LateralProfile(-LANE_WIDTH_M, (LaneChange(1.0, 3.0, 0.0),)),
                  style=2),),
         duration_s=6.0, expect=Expectation(_FORBIDDEN)),
-    # Braking at 2 m/s^2 from 14 m/s (50 km/h, from t = 0.5 s, TTC 3.9 s) stops the ego 5 m
-    # behind the car queued at the light at t = 7.5 s. On the way the first-order TTC falls to
-    # 2.2 s (at 4.5 m/s): only the ego's braking, seen in the lead's scale acceleration, tells
-    # this from a collision course. The light is on the far side of the junction.
+    # Braking at 2 m/s^2 from 14 m/s (50 km/h) from the first frame stops the ego 5 m behind
+    # the car queued at the light at t = 7 s. On the way the first-order TTC falls from 3.9 s
+    # to 2.2 s (at 4.5 m/s): only the ego's braking tells this from a collision course. The
+    # light is on the far side of the junction; it turns green, the queued car drives off.
     Scenario(
         "stop_at_red", "braking comfortably to stop 5 m behind a car waiting at a red light, "
                        "which turns green; the car drives off, the ego stays",
-        SpeedProfile(14.0, ((0.5, -2.0),)),
-        (Vehicle(1, 0.5 * 14.0 + 14.0 ** 2 / (2 * 2.0) + 5.0,
-                 SpeedProfile(0.0, ((9.2, 2.0),)), style=1),),
-        duration_s=11.5, expect=Expectation(_FORBIDDEN),
-        light=SignalHead(76.0, ((0.0, "red"), (8.5, "green")), offset_m=0.5)),
+        SpeedProfile(14.0, ((0.0, -2.0),)),
+        (Vehicle(1, 14.0 ** 2 / (2 * 2.0) + 5.0, SpeedProfile(0.0, ((8.7, 2.0),)), style=1),),
+        duration_s=11.0, expect=Expectation(_FORBIDDEN),
+        light=SignalHead(69.0, ((0.0, "red"), (8.0, "green")), offset_m=0.5)),
 )}
 
 

