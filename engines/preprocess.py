@@ -9,6 +9,20 @@ from .spec import InputSpec
 _INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 
 
+def _resize(img: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
+    """cv2.resize to ``size`` (w, h), with a large area reduction done in two steps.
+
+    OpenCV's INTER_AREA at a non-integer ratio (1280x720 to 352x352) costs about 4 ms, half of
+    FastestDet's own run on 2 cores. A bilinear resize to twice the target followed by an exact
+    2x2 area average keeps the anti-aliasing at about 1.7 ms; the two differ by under 0.4 grey levels
+    on average on the highway frames (tests/test_backends.py holds it to that).
+    """
+    w, h = size
+    if interp == cv2.INTER_AREA and img.shape[1] >= 2 * w and img.shape[0] >= 2 * h:
+        img = cv2.resize(img, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
 def preprocess(images: list[np.ndarray], spec: InputSpec) -> np.ndarray:
     """(N, 3, H, W) float32 from N BGR uint8 images of any size."""
     out = np.empty((len(images), 3, spec.height, spec.width), np.float32)
@@ -16,13 +30,13 @@ def preprocess(images: list[np.ndarray], spec: InputSpec) -> np.ndarray:
     mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
     for i, img in enumerate(images):
         if spec.resize_to:
-            img = cv2.resize(img, tuple(spec.resize_to), interpolation=interp)
+            img = _resize(img, tuple(spec.resize_to), interp)
             if spec.crop == "center":
                 y0 = (img.shape[0] - spec.height) // 2
                 x0 = (img.shape[1] - spec.width) // 2
                 img = img[y0:y0 + spec.height, x0:x0 + spec.width]
         else:
-            img = cv2.resize(img, (spec.width, spec.height), interpolation=interp)
+            img = _resize(img, (spec.width, spec.height), interp)
         # Contiguous planes: reading the HWC image through a CHW view is strided and ~1.5x slower.
         planes = cv2.split(np.ascontiguousarray(img))
         if spec.color == "RGB":
