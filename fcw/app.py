@@ -72,7 +72,7 @@ def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[D
                      "false_rate": gt.false_rate, "seed": gt.seed}
     model_path = resolve_model(spec, options.models_dir)
     backend = create_backend(options.backend or cfg.detector.backend, spec, model_path,
-                             threads=cfg.detector.threads)
+                             threads=cfg.inference_threads())
     return Detector(backend, cfg.detector, cfg.camera), {
         "backend": backend.name, "model": spec.name, "model_file": str(model_path),
         "model_sha256": spec.sha256}
@@ -145,4 +145,4 @@ def build_pipeline(cfg: Config, options: RunOptions,
                        red_light_decel_factor=cfg.lights.red_light_decel_factor
                        if cfg.lights.enabled else None),
         lights=lights, prompts=LightPrompts(cfg.lights, cfg.camera) if lights else None,
-        sinks=sinks, max_frames=options.max_frames)
+        sinks=sinks, max_frames=options.max_frames, threaded=cfg.pipeline.threaded)

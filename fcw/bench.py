@@ -9,13 +9,13 @@ import platform
 import resource
 import shutil
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from fcw.sinks.annotate import annotate
 from fcw.sinks.base import RunSummary, Sink
-from fcw.types import Frame, FrameResult
+from fcw.types import FrameResult
 
 # Stages in the order a frame meets them: "read" decodes the video, "preprocess" resizes and
 # normalises for the model, "inference" is the model run alone, "postprocess" decodes its output
@@ -47,22 +47,12 @@ class BenchSink(Sink):
         self._seen = 0
         self._t_last: float | None = None
         self.summary: RunSummary | None = None
-        self._read_at: dict[int, float] = {}
         self.event_ms: list[float] = []
-
-    def timed(self, process: Callable[[Frame], FrameResult]) -> Callable[[Frame], FrameResult]:
-        """Wrap ``Pipeline.process`` to note when each frame left the source: the pipeline calls
-        it right after the read, so an event's capture-to-event latency can be measured."""
-        def process_timed(frame: Frame) -> FrameResult:
-            self._read_at[frame.index] = time.perf_counter()
-            return process(frame)
-        return process_timed
 
     def write(self, result: FrameResult) -> None:
         # Last among the sinks: the events file has written this frame's events by now.
-        read_at = self._read_at.pop(result.frame.index, None)
-        if result.events and read_at is not None:
-            self.event_ms.append((time.perf_counter() - read_at) * 1e3)
+        if result.events and result.read_done:
+            self.event_ms.append((time.perf_counter() - result.read_done) * 1e3)
         t0 = time.perf_counter()
         annotate(result, self.class_names)
         draw_ms = (time.perf_counter() - t0) * 1e3
@@ -85,16 +75,18 @@ class BenchSink(Sink):
                       "p99_ms": round(float(np.percentile(v, 99)), 3)}
                   for s, v in self.ms.items() if v}
         frame = np.asarray(self.frame_ms) if self.frame_ms else np.asarray([np.nan])
+        # The share of the wall time in which the model is not running. Per frame medians do
+        # not subtract when the model runs on a thread of its own, beside the rest; totals do.
         inference = self.ms["inference"]
-        non_model = [f - i for f, i in zip(self.frame_ms, inference[1:])] if inference else []
+        share = (max(0.0, 1.0 - sum(inference[1:]) / sum(self.frame_ms))
+                 if inference and self.frame_ms else None)
         return {
             "frames_measured": len(self.frame_ms),
             "fps": round(1e3 / float(np.median(frame)), 2),
             "frame_ms": {"median_ms": round(float(np.median(frame)), 3),
                          "p99_ms": round(float(np.percentile(frame, 99)), 3)},
             "stages": stages,
-            "non_inference_share": (round(float(np.median(non_model) / np.median(frame)), 3)
-                                    if non_model else None),
+            "non_inference_share": round(share, 3) if share is not None else None,
             # Every frame that raised an event, warm-up included: events are rare.
             "capture_to_event_ms": ({"events": len(self.event_ms),
                                      "median_ms": round(float(np.median(self.event_ms)), 3),

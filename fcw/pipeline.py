@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Optional, Protocol, Sequence
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any, ContextManager, Iterable, Optional, Protocol, Sequence
 
+from fcw.prefetch import Ahead, ReadAhead, is_staged, read_in_turn
 from fcw.sinks.base import RunSummary, Sink
 from fcw.sources.base import FrameSource
 from fcw.types import Detections, Event, Frame, FrameResult, Risk, Tracks, TrafficLight
@@ -52,6 +53,9 @@ class Pipeline:
     prompts: Optional[LightPromptStage] = None
     sinks: Sequence[Sink] = ()
     max_frames: Optional[int] = None
+    #: read and run the model ahead of the rest on worker threads (fcw/prefetch.py) when the
+    #: detector is staged; off where each frame shown must be the newest read (the overlay).
+    threaded: bool = False
     #: set from another thread (a signal handler, the UI) to end the run after the current frame.
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -61,10 +65,15 @@ class Pipeline:
         self.stop.set()
         self.source.interrupt()
 
-    def process(self, frame: Frame) -> FrameResult:
+    def process(self, frame: Frame, raw: Any = None) -> FrameResult:
+        """Every stage on ``frame``; ``raw``: the detector's model output when a worker thread
+        has run the model already."""
         ms: dict[str, float] = {}
         t0 = time.perf_counter()
-        detections = self.detector.update(frame)
+        if raw is None:
+            detections = self.detector.update(frame)
+        else:
+            detections = self.detector.decode(frame, raw)  # type: ignore[attr-defined]
         t1 = time.perf_counter()
         ms["detect"] = (t1 - t0) * 1e3
         tracks, risk, events, light = Tracks.empty(), Risk(), [], TrafficLight()
@@ -86,8 +95,12 @@ class Pipeline:
                 if self.prompts is not None:
                     events += self.prompts.update(frame, light, tracks, risk)
                     ms["lights"] = ms.get("lights", 0.0) + (time.perf_counter() - t3) * 1e3
-        # A detector that times its own parts (inference, decode) shows them to benchmarks.
-        ms.update(getattr(self.detector, "last_ms", {}))
+        # A detector that times its own parts (inference, decode) shows them to benchmarks;
+        # with the model run on another thread, "detect" is their sum, not this thread's wait.
+        parts = getattr(self.detector, "last_ms", {})
+        ms.update(parts)
+        if raw is not None:
+            ms["detect"] = sum(parts.values())
         return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light)
 
     def run(self) -> RunSummary:
@@ -99,26 +112,29 @@ class Pipeline:
             for sink in self.sinks:
                 stack.enter_context(sink)
             try:
-                frames_in = iter(self.source)
-                while True:
-                    t_read = time.perf_counter()
-                    frame = next(frames_in, None)
-                    if frame is None:
+                # The workers stop before the sinks finish, so no source event follows the end.
+                reading: ContextManager[Iterable[Ahead]] = (
+                    ReadAhead(self.source, self.detector)  # type: ignore[arg-type]
+                    if self.threaded and is_staged(self.detector)
+                    else nullcontext(read_in_turn(self.source)))
+                with reading as frames_in:
+                    for ahead in frames_in:
+                        frame = ahead.frame
+                        result = replace(self.process(frame, ahead.raw),
+                                         read_done=ahead.read_done)
+                        result.stage_ms["read"] = ahead.read_ms
+                        for sink in self.sinks:
+                            sink.write(result)
+                        frames, last = frames + 1, frame
+                        if self.max_frames is not None and frames >= self.max_frames:
+                            reason = "max_frames"
+                            break
+                        if self.stop.is_set():
+                            reason = "stopped"
+                            break
+                    else:
                         # A source that returns because the run was stopped (a paused replay).
                         reason = "stopped" if self.stop.is_set() else reason
-                        break
-                    read_ms = (time.perf_counter() - t_read) * 1e3
-                    result = self.process(frame)
-                    result.stage_ms["read"] = read_ms
-                    for sink in self.sinks:
-                        sink.write(result)
-                    frames, last = frames + 1, frame
-                    if self.max_frames is not None and frames >= self.max_frames:
-                        reason = "max_frames"
-                        break
-                    if self.stop.is_set():
-                        reason = "stopped"
-                        break
             except KeyboardInterrupt:
                 reason = "stopped"
             except Exception as exc:

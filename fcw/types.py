@@ -220,3 +220,6 @@ class FrameResult:
     events: tuple[Event, ...] = ()
     stage_ms: dict[str, float] = field(default_factory=dict)
     light: TrafficLight = field(default_factory=TrafficLight)
+    #: ``time.perf_counter()`` when the frame left the source, for latency figures only: the
+    #: stages run on frame time.
+    read_done: float = 0.0

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from fcw.prefetch import WORKER_THREADS
 from fcw.sinks.base import RunSummary, Sink
 from fcw.types import FrameResult
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 # Frames from files under this folder (fcw/, engines/, ui/, tests/) say where a stall is; the
 # frames of the standard library or of OpenCV's bindings say only "waiting".
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PREFETCH = "fcw/prefetch.py:"
 
 
 def where(thread_ident: int) -> str:
@@ -39,6 +41,21 @@ def where(thread_ident: int) -> str:
             return f"{path.relative_to(_PROJECT_ROOT)}:{frame.f_lineno} {code.co_name}"
         frame = frame.f_back
     return innermost or "unknown"
+
+
+def where_pipeline(thread_ident: int) -> str:
+    """:func:`where` for the frame loop's thread, or, while it waits for the workers that read
+    ahead of it (fcw/prefetch.py), for the worker that is not itself waiting."""
+    at = where(thread_ident)
+    if not at.startswith(_PREFETCH):
+        return at
+    workers = {t.name: t.ident for t in threading.enumerate() if t.name in WORKER_THREADS}
+    for name in WORKER_THREADS:  # the model first: a stuck model also holds up the reader
+        ident = workers.get(name)
+        worker_at = where(ident) if ident is not None else _PREFETCH
+        if not worker_at.startswith(_PREFETCH):
+            return f"{worker_at} (thread {name})"
+    return at
 
 
 class Watchdog(Sink):
@@ -91,7 +108,7 @@ class Watchdog(Sink):
                 self._stalled_since = self._last_done
                 t_s, index = self._last_frame
             self.stalls += 1
-            at = where(self._watched)
+            at = where_pipeline(self._watched)
             log.warning("stall: no frame completed for %.1f s (after frame %d); the pipeline "
                         "is in %s", idle, index, at)
             self._report({"type": "stall", "t": round(t_s, 6), "frame": index,

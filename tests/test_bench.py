@@ -24,31 +24,28 @@ def test_bench_reports_stages_fps_and_machine(tmp_path, shared_dir, models_dir):
             "draw"} <= set(stages) <= set(STAGES)
     for v in stages.values():
         assert 0 <= v["median_ms"] <= v["p99_ms"]
-    # The detector's total holds its parts; a frame takes at least its stages.
+    # The detector's total holds its parts. The default pipeline runs the model on a thread of
+    # its own, beside the rest, so a frame takes at least the model's time, not the stages' sum.
     assert stages["detect"]["median_ms"] >= stages["inference"]["median_ms"]
     parts = sum(stages[s]["median_ms"] for s in ("preprocess", "inference", "postprocess"))
     assert abs(parts - stages["detect"]["median_ms"]) < 0.25 * stages["detect"]["median_ms"]
-    assert report["frame_ms"]["median_ms"] >= stages["detect"]["median_ms"]
+    assert report["frame_ms"]["median_ms"] >= 0.8 * stages["inference"]["median_ms"]
     assert report["fps"] == round(1e3 / report["frame_ms"]["median_ms"], 2)
     assert report["frames_measured"] == 20 - 3  # the 3 warm-up frames are not measured
-    assert 0 < report["non_inference_share"] < 1 and report["peak_rss_mb"] > 0
+    assert 0 <= report["non_inference_share"] < 1 and report["peak_rss_mb"] > 0
     assert "fps over" in proc.stdout and "inference" in proc.stdout
     assert report["capture_to_event_ms"]["events"] >= 0 and "capture to event" in proc.stdout
 
 
 def test_capture_to_event_latency_spans_processing_and_sinks():
-    """From the frame leaving the source to the bench sink, which runs after the events file."""
+    """From the frame leaving the source (stamped by the pipeline) to the bench sink, which
+    runs after the events file."""
     sink = BenchSink(("car",), warmup=0)
-
-    def process(frame):
-        time.sleep(0.02)
-        events = (Event("fcw", frame.t_s, frame.index, {"level": "warning"}),) if frame.index else ()
-        return FrameResult(frame, Detections.empty(), events=events)
-
-    timed = sink.timed(process)
     for i in range(2):
-        result = timed(Frame(i, i / 30, np.zeros((72, 128, 3), np.uint8)))
-        time.sleep(0.01)  # an earlier sink writing the event
-        sink.write(result)
+        read_done = time.perf_counter()
+        time.sleep(0.03)  # the stages, then an earlier sink writing the event
+        events = (Event("fcw", i / 30, i, {"level": "warning"}),) if i else ()
+        sink.write(FrameResult(Frame(i, i / 30, np.zeros((72, 128, 3), np.uint8)),
+                               Detections.empty(), events=events, read_done=read_done))
     assert len(sink.event_ms) == 1 and sink.event_ms[0] >= 30.0
     assert sink.report()["capture_to_event_ms"]["events"] == 1

@@ -74,6 +74,9 @@ class OverlayRun:
         self.source = ControlledSource(pipeline.source, self.control, on_seek=self._seeked,
                                        while_paused=self._paused, every_s=every_s)
         pipeline.source = self.source
+        # Pause, step and seek act on the frame on screen, and its latency is timed from its
+        # read: both need the frame shown to be the newest read, so no frame is read ahead.
+        pipeline.threaded = False
         self.sink = OverlaySink(self.source.read_at)
         self.sound = AlertSound(cfg.alert, pipeline.sinks, audible)
         alerts = [s for s in self.sound.sinks if isinstance(s, (GatedSink, AudibleAlert))]

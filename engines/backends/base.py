@@ -25,16 +25,25 @@ class Backend(ABC):
         #: milliseconds the last ``infer`` spent in CPU pre-processing, for benchmarks.
         self.last_ms: dict[str, float] = {}
 
-    def _preprocess(self, images: list[np.ndarray]) -> np.ndarray:
-        """The spec's CPU pre-processing of ``images``, timed into ``last_ms``."""
-        t0 = time.perf_counter()
-        x = preprocess(images, self.spec.input)
-        self.last_ms = {"preprocess": (time.perf_counter() - t0) * 1e3}
-        return x
+    def prepare(self, images: list[np.ndarray]) -> np.ndarray:
+        """The model's input for ``images``: the spec's CPU pre-processing.
+
+        Split from :meth:`run` so that a threaded pipeline can prepare the next frame while the
+        model runs on this one; a backend that pre-processes on its device overrides both.
+        """
+        return preprocess(images, self.spec.input)
 
     @abstractmethod
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """(N, *spec.output.shape) float32 for the (N, 3, H, W) input from :meth:`prepare`."""
+
     def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        """(N, *spec.output.shape) float32 for N BGR uint8 images."""
+        """(N, *spec.output.shape) float32 for N BGR uint8 images; times the pre-processing
+        into ``last_ms`` for benchmarks."""
+        t0 = time.perf_counter()
+        x = self.prepare(images)
+        self.last_ms = {"preprocess": (time.perf_counter() - t0) * 1e3}
+        return self.run(x)
 
     def close(self) -> None:
         """Release the session or device buffers."""

@@ -46,8 +46,7 @@ class OnnxRuntimeBackend(Backend):
             raise ModelError(f"{model_path}: output has shape {outs[0].shape}, model "
                              f"{self.spec.name!r} expects [N, {', '.join(map(str, self.spec.output.shape))}]")
 
-    def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        x = self._preprocess(images)
+    def run(self, x: np.ndarray) -> np.ndarray:
         fixed = self.spec.input.batch
         if fixed is None or len(x) == fixed:
             return self._session.run(None, {self._input_name: x})[0]

@@ -124,8 +124,8 @@ class TensorRTBackend(Backend):
 
     # --- inference ------------------------------------------------------------------------------
 
-    def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        x = self._preprocess(images)
+    def run(self, x: np.ndarray) -> np.ndarray:
+        # The context is pushed per call, so the model may run on a thread of its own.
         self._push()
         try:
             return np.concatenate([self._run(x[i:i + self.batch])

@@ -65,6 +65,7 @@ class DriveReplayer:
         self._meta = {"config_sha256": config_sha256(self.cfg), **model_identity(spec),
                       "fcw_version": __version__, "worker": f"{platform.node()}:{os.getpid()}"}
         self._drives = 0
+        self._threads = threads
         self.startup_error: Optional[str] = None
         self._detector = None
         self._light_models = None
@@ -104,8 +105,11 @@ class DriveReplayer:
                 local = str(d / ("source" + Path(drive.source.split("?", 1)[0]).suffix + PARTIAL))
                 _fetch(drive.source, Path(local))
             options = replace(self._options, source=local, events=events, tracks=tracks)
-            run = build_pipeline(self.cfg, options, detector=self._detector,
-                                 light_models=self._light_models).run()
+            pipeline = build_pipeline(self.cfg, options, detector=self._detector,
+                                      light_models=self._light_models)
+            # On one CPU the worker threads of a threaded pipeline have nothing to overlap.
+            pipeline.threaded = pipeline.threaded and self._threads > 1
+            run = pipeline.run()
             summary.update(status="ok", frames=run.frames, dropped=run.dropped,
                            duration_s=round(run.last_t_s, 3), fps=round(run.mean_fps, 1))
         except Exception as exc:

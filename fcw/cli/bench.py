@@ -40,7 +40,6 @@ def main(args: argparse.Namespace) -> int:
         backend = pipeline.detector.backend
         sink = BenchSink(backend.spec.class_names)
         pipeline.sinks = [*pipeline.sinks, sink]
-        pipeline.process = sink.timed(pipeline.process)
         pipeline.run()
         records = read_events(Path(tmp) / "events.jsonl")
         start = next(records, {})  # the start record names the light models, if any

@@ -37,7 +37,7 @@ def load_light_models(cfg: Config, models_dir: Optional[Path] = None,
                       backend: Optional[str] = None) -> LightModels:
     lc = cfg.lights
     kind = backend or cfg.detector.backend
-    threads = cfg.detector.threads
+    threads = cfg.inference_threads()
     crop_spec = load_spec(CROP_MODEL)
     crop_path = resolve_model(crop_spec, models_dir, download=False)
     crops = create_backend(kind, crop_spec, crop_path, threads=threads)

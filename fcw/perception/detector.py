@@ -114,6 +114,28 @@ def drop_enclosing(dets: Detections, vehicle_ids: np.ndarray, threshold: float =
     return dets[~encloses.any(axis=1)]
 
 
+@dataclass(frozen=True)
+class DetectorInput:
+    """What :meth:`Detector.prepare` hands to :meth:`Detector.run`.
+
+    x: (N, 3, H, W) float32 model input, N = 1 (full frame) or 2 (plus the far crop).
+    """
+
+    x: np.ndarray
+    window: CropWindow | None
+    preprocess_ms: float
+
+
+@dataclass(frozen=True)
+class DetectorOutput:
+    """The model's raw output, out: (N, *spec.output.shape) float32, with its stage times."""
+
+    out: np.ndarray
+    window: CropWindow | None
+    preprocess_ms: float
+    inference_ms: float
+
+
 class Detector:
     """``update(frame) -> Detections`` of the classes the rest of fcw uses (vehicles, lights)."""
 
@@ -134,16 +156,33 @@ class Detector:
             return weighted_fusion(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
         return nms(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
 
-    def update(self, frame: Frame) -> Detections:
+    # update() is prepare -> run -> decode; a threaded pipeline (fcw/pipeline.py) calls the
+    # three on separate threads so that the model never waits for the frame's other work.
+
+    def prepare(self, frame: Frame) -> DetectorInput:
+        """The model input for the whole frame and the far-range crop (CPU pre-processing)."""
         t0 = time.perf_counter()
-        h, w = frame.height, frame.width
-        images = [frame.image]
-        win = None
+        images, win = [frame.image], None
         if self.cfg.far_crop.enabled:
-            win = far_crop_window(self.cfg, self.camera, w, h)
+            win = far_crop_window(self.cfg, self.camera, frame.width, frame.height)
             images.append(frame.image[win.y0:win.y1, win.x0:win.x1])
-        out = self.backend.infer(images)
+        x = self.backend.prepare(images)
+        return DetectorInput(x, win, (time.perf_counter() - t0) * 1e3)
+
+    def run(self, inp: DetectorInput) -> DetectorOutput:
+        """The model run alone."""
+        t0 = time.perf_counter()
+        out = self.backend.run(inp.x)
+        return DetectorOutput(out, inp.window, inp.preprocess_ms, (time.perf_counter() - t0) * 1e3)
+
+    def decode(self, frame: Frame, raw: DetectorOutput) -> Detections:
+        """Boxes in frame pixels from the model's output: decoded, merged, filtered.
+
+        Sets ``last_ms`` to this frame's stage times, which travel with the output so that they
+        stay right when the stages run on different threads."""
         t1 = time.perf_counter()
+        h, w = frame.height, frame.width
+        out, win = raw.out, raw.window
         parts = [decode_fastestdet(out[0], self.cfg.score_threshold, w, h, self.keep_classes)]
         if win is not None:
             crop = decode_fastestdet(out[1], self.cfg.score_threshold, win.x1 - win.x0,
@@ -157,11 +196,9 @@ class Detector:
         if self.cfg.min_box_px > 0 and len(dets):
             wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
             dets = dets[(wh >= self.cfg.min_box_px).all(axis=1)]
-        # A backend that times its pre-processing lets "inference" be the model run alone.
-        pre_ms = getattr(self.backend, "last_ms", {}).get("preprocess")
-        infer_ms = (t1 - t0) * 1e3
-        self.last_ms = {"inference": infer_ms - (pre_ms or 0.0),
+        self.last_ms = {"preprocess": raw.preprocess_ms, "inference": raw.inference_ms,
                         "postprocess": (time.perf_counter() - t1) * 1e3}
-        if pre_ms is not None:
-            self.last_ms["preprocess"] = pre_ms
         return dets
+
+    def update(self, frame: Frame) -> Detections:
+        return self.decode(frame, self.run(self.prepare(frame)))
