@@ -46,6 +46,10 @@ class BenchSink(Sink):
         self.frame_ms: list[float] = []
         self._seen = 0
         self._t_last: float | None = None
+        # Process CPU time (all threads) over the measured frames: unlike wall time, it hardly
+        # moves with the machine's other load or the number of threads the work is spread on.
+        self._cpu_first: float | None = None
+        self._cpu_last = 0.0
         self.summary: RunSummary | None = None
         self.event_ms: list[float] = []
 
@@ -65,7 +69,10 @@ class BenchSink(Sink):
                     self.ms[stage].append(value)
             if self._t_last is not None:
                 self.frame_ms.append((now - self._t_last) * 1e3)
+                self._cpu_last = time.process_time()
         self._t_last = now
+        if self._seen == self.warmup + 1:
+            self._cpu_first = time.process_time()
 
     def finish(self, summary: RunSummary) -> None:
         self.summary = summary
@@ -87,6 +94,12 @@ class BenchSink(Sink):
                          "p99_ms": round(float(np.percentile(frame, 99)), 3)},
             "stages": stages,
             "non_inference_share": round(share, 3) if share is not None else None,
+            # CPU time per frame and the cores it kept busy on average.
+            "cpu_ms_per_frame": (round((self._cpu_last - self._cpu_first) * 1e3
+                                       / len(self.frame_ms), 3)
+                                 if self.frame_ms and self._cpu_first is not None else None),
+            "cores_busy": (round((self._cpu_last - self._cpu_first) * 1e3 / sum(self.frame_ms), 2)
+                           if self.frame_ms and self._cpu_first is not None else None),
             # Every frame that raised an event, warm-up included: events are rare.
             "capture_to_event_ms": ({"events": len(self.event_ms),
                                      "median_ms": round(float(np.median(self.event_ms)), 3),
@@ -114,6 +127,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"{report['fps']:.1f} fps over {report['frames_measured']} frames; "
                  + (f"non-inference {share:.0%} of the frame time; " if share is not None else "")
                  + f"peak RSS {report['peak_rss_mb']} MB")
+    if report.get("cpu_ms_per_frame") is not None:
+        lines.append(f"CPU time {report['cpu_ms_per_frame']:.1f} ms per frame, all threads "
+                     f"({report['cores_busy']:.2f} cores busy on average)")
     ev = report["capture_to_event_ms"]
     lines.append("capture to event written: " + (
         f"median {ev['median_ms']:.1f} ms, max {ev['max_ms']:.1f} ms over {ev['events']} events"

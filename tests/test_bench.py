@@ -33,6 +33,10 @@ def test_bench_reports_stages_fps_and_machine(tmp_path, shared_dir, models_dir):
     assert report["fps"] == round(1e3 / report["frame_ms"]["median_ms"], 2)
     assert report["frames_measured"] == 20 - 3  # the 3 warm-up frames are not measured
     assert 0 <= report["non_inference_share"] < 1 and report["peak_rss_mb"] > 0
+    # CPU time over the measured frames: at least some of each frame's wall time was spent on a
+    # core, and no more cores were busy than the machine has.
+    assert 0 < report["cpu_ms_per_frame"] and 0 < report["cores_busy"] <= os.cpu_count() + 0.2
+    assert "CPU time" in proc.stdout
     assert "fps over" in proc.stdout and "inference" in proc.stdout
     assert report["capture_to_event_ms"]["events"] >= 0 and "capture to event" in proc.stdout
 
@@ -49,3 +53,21 @@ def test_capture_to_event_latency_spans_processing_and_sinks():
                                Detections.empty(), events=events, read_done=read_done))
     assert len(sink.event_ms) == 1 and sink.event_ms[0] >= 30.0
     assert sink.report()["capture_to_event_ms"]["events"] == 1
+
+
+def test_cpu_time_per_frame_counts_work_not_waiting():
+    """A frame that burns 10 ms of CPU, then a frame that sleeps 10 ms: CPU time per frame is
+    about half the frame time, one core busy half the time."""
+    sink = BenchSink(("car",), warmup=0)
+    for i in range(41):
+        t_end = time.perf_counter() + 0.01
+        if i % 2:
+            time.sleep(0.01)
+        else:
+            while time.perf_counter() < t_end:
+                pass
+        sink.write(FrameResult(Frame(i, i / 30, np.zeros((72, 128, 3), np.uint8)),
+                               Detections.empty()))
+    report = sink.report()
+    assert 3.0 < report["cpu_ms_per_frame"] < 9.0, report
+    assert 0.3 < report["cores_busy"] < 0.8, report
