@@ -194,6 +194,9 @@ class LightsConfig(_Section):
     frame_classifier: Literal["auto", "on", "off"] = "auto"
     # It costs ~27 ms a run on one core, so it runs at most this often (s of frame time).
     frame_classifier_period_s: float = Field(0.5, ge=0.0, le=60.0)
+    # ... on a thread of its own: an answer is used from this long (s of frame time) after its
+    # frame, so that the frame loop need not wait for it; 0 waits for it on the frame itself.
+    frame_classifier_lag_s: float = Field(0.2, ge=0.0, le=5.0)
     # Weight of the crop classifier in the fusion; the frame classifier gets the rest.
     crop_weight: float = Field(0.65, ge=0.0, le=1.0)
     # Lamp blobs classified per frame, the largest first (a warm one gives two boxes).

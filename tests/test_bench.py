@@ -25,11 +25,12 @@ def test_bench_reports_stages_fps_and_machine(tmp_path, shared_dir, models_dir):
     for v in stages.values():
         assert 0 <= v["median_ms"] <= v["p99_ms"]
     # The detector's total holds its parts. The default pipeline runs the model on a thread of
-    # its own, beside the rest, so a frame takes at least the model's time, not the stages' sum.
+    # its own, beside the rest, so frames take about the model's time, not the stages' sum (in
+    # bursts: a frame whose output waited comes right after the one before, hence the slack).
     assert stages["detect"]["median_ms"] >= stages["inference"]["median_ms"]
     parts = sum(stages[s]["median_ms"] for s in ("preprocess", "inference", "postprocess"))
     assert abs(parts - stages["detect"]["median_ms"]) < 0.25 * stages["detect"]["median_ms"]
-    assert report["frame_ms"]["median_ms"] >= 0.8 * stages["inference"]["median_ms"]
+    assert report["frame_ms"]["median_ms"] >= 0.5 * stages["inference"]["median_ms"]
     assert report["fps"] == round(1e3 / report["frame_ms"]["median_ms"], 2)
     assert report["frames_measured"] == 20 - 3  # the 3 warm-up frames are not measured
     assert 0 <= report["non_inference_share"] < 1 and report["peak_rss_mb"] > 0

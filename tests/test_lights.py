@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -145,6 +148,40 @@ def test_frame_classifier_runs_once_per_period(nexar_onnx, dlib_image):
     assert calls == [1, 1]
     assert probs[0].shape == (4,) and probs[0][2] == 0.0  # no yellow class in the Nexar model
     assert int(np.argmax(probs[0])) == 1  # red
+
+
+def test_frame_classifier_answers_after_its_lag_whatever_the_speed(nexar_onnx, dlib_image):
+    """With lag_s, a run on frame t is used from the first frame at t + lag_s on, run on its own
+    thread: a slow model makes that frame wait, a fast one is not used earlier."""
+    spec = load_spec("nexar_tl")
+
+    class Slow:
+        def __init__(self, backend, sleep_s):
+            self.backend, self.spec, self.sleep_s = backend, backend.spec, sleep_s
+            self.threads = []
+
+        def infer(self, images):
+            self.threads.append(threading.current_thread().name)
+            time.sleep(self.sleep_s)
+            return self.backend.infer(images)
+
+    # 0.2 after 0.7 goes back in time: afresh, its answer due at 0.4
+    times = (0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.2, 0.45)
+    with create_backend("onnxruntime", spec, nexar_onnx) as be:
+        seen = {}
+        for sleep_s in (0.0, 0.3):
+            slow = Slow(be, sleep_s)
+            fc = FrameClassifier(slow, period_s=0.5, lag_s=0.2)
+            seen[sleep_s] = [fc.update(Frame(i, t, dlib_image)) for i, t in enumerate(times)]
+            assert slow.threads and all(n.startswith("fcw-lights") for n in slow.threads)
+            assert len(slow.threads) == 3  # at 0.0, at 0.5 and after the jump back
+    for probs in seen.values():
+        assert probs[0] is None and probs[1] is None  # not due before t = 0.2
+        assert int(np.argmax(probs[2])) == 1 and probs[3] is probs[2]  # red, from t = 0
+        assert probs[4] is probs[2] and probs[5] is probs[2]  # the run at 0.5 is due at 0.7
+        assert probs[6] is not probs[2] and int(np.argmax(probs[6])) == 1
+        assert probs[7] is None and int(np.argmax(probs[8])) == 1
+    np.testing.assert_array_equal(seen[0.0][2], seen[0.3][2])
 
 
 # --- governing light, fusion, smoothing (pure) --------------------------------------------------

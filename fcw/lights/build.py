@@ -62,7 +62,8 @@ def load_light_models(cfg: Config, models_dir: Optional[Path] = None,
 def build_light_stage(cfg: Config, detector_spec: ModelSpec, models: LightModels) -> LightStage:
     """A fresh stage (its smoothing and the frame classifier's schedule start over) around
     already loaded models."""
-    frames = (FrameClassifier(models.frames, cfg.lights.frame_classifier_period_s)
+    frames = (FrameClassifier(models.frames, cfg.lights.frame_classifier_period_s,
+                              cfg.lights.frame_classifier_lag_s)
               if models.frames is not None else None)
     return LightStage(cfg.lights, cfg.camera, CropClassifier(models.crops), frames,
                       detector_spec.traffic_light_class_ids, detector_spec.vehicle_class_ids)

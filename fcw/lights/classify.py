@@ -3,12 +3,14 @@
 - ``CropClassifier``: fcw's own network over each proposed head box -> (off, red, yellow, green).
 - ``FrameClassifier``: the Nexar challenge winner over the whole frame -> (none, red, green). It
   costs about 27 ms a run on one CPU core, so it runs at most once every ``period_s`` of frame
-  time and its last answer stands in between (a light's state lasts seconds).
+  time, on its own thread, and its last answer stands in between (a light's state lasts seconds).
 
 Both return probabilities over fcw's four states (``fcw.types.LightState`` order: none, red,
 yellow, green), so that the fusion need not know the models' own class lists.
 """
 from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -47,17 +49,42 @@ class CropClassifier:
 
 
 class FrameClassifier:
-    def __init__(self, backend: Backend, period_s: float) -> None:
+    """The whole-frame classifier, run on a thread of its own beside the frame loop.
+
+    A run on frame t is answered for use from the first frame at or after t + ``lag_s`` (frame
+    time), and the last answer stands until then. The frame loop thus goes on with the next
+    frames (and the detector with them) while the model runs, and waits only when an answer is
+    not back by the frame that needs it: which frame uses which answer depends on frame times
+    alone, so a replay gives the same states on any machine, at any speed, threaded or not.
+    """
+
+    def __init__(self, backend: Backend, period_s: float, lag_s: float = 0.0) -> None:
         self.backend = backend
         self.period_s = period_s
+        self.lag_s = lag_s
         self._to_states = _state_matrix(backend.spec.class_names)
-        self._last: tuple[float, np.ndarray] | None = None
+        self._last: np.ndarray | None = None  # the answer in use
+        self._pending: tuple[float, Future] | None = None  # (t of its frame, the run)
+        self._submitted_t: float | None = None
+        # One worker: runs stay in order. Its thread ends when this object is collected.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcw-lights")
 
-    def update(self, frame: Frame) -> np.ndarray:
-        """(4,) state probabilities: a fresh run when period_s has passed, else the last one."""
-        last = self._last
-        # A time going backwards (a new source, a replay) reruns it at once.
-        if last is None or not 0.0 <= frame.t_s - last[0] < self.period_s:
-            probs = np.asarray(self.backend.infer([frame.image])[0], np.float32) @ self._to_states
-            self._last = last = (frame.t_s, probs)
-        return last[1]
+    def _run(self, image: np.ndarray) -> np.ndarray:
+        return np.asarray(self.backend.infer([image])[0], np.float32) @ self._to_states
+
+    def update(self, frame: Frame) -> np.ndarray | None:
+        """(4,) state probabilities of the latest answer due by this frame; None before the
+        first. A run starts when ``period_s`` has passed since the last one started."""
+        t = frame.t_s
+        if self._submitted_t is not None and t < self._submitted_t:
+            # Time went backwards (a new source, a replay): start afresh.
+            self._last, self._pending, self._submitted_t = None, None, None
+        if self._pending is not None and t >= self._pending[0] + self.lag_s:
+            self._last, self._pending = self._pending[1].result(), None
+        if self._pending is None and (self._submitted_t is None
+                                      or t - self._submitted_t >= self.period_s):
+            self._pending = (t, self._pool.submit(self._run, frame.image))
+            self._submitted_t = t
+            if self.lag_s <= 0.0:  # due at once: in sequence
+                self._last, self._pending = self._pending[1].result(), None
+        return self._last
