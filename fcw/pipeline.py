@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ContextManager, Iterable, Optional, Protocol, Sequence
 
 from fcw.prefetch import Ahead, ReadAhead, is_staged, read_in_turn
@@ -65,9 +65,9 @@ class Pipeline:
         self.stop.set()
         self.source.interrupt()
 
-    def process(self, frame: Frame, raw: Any = None) -> FrameResult:
+    def process(self, frame: Frame, raw: Any = None, read_done: float = 0.0) -> FrameResult:
         """Every stage on ``frame``; ``raw``: the detector's model output when a worker thread
-        has run the model already."""
+        has run the model already; ``read_done``: when the frame left the source (latency)."""
         ms: dict[str, float] = {}
         t0 = time.perf_counter()
         if raw is None:
@@ -101,7 +101,7 @@ class Pipeline:
         ms.update(parts)
         if raw is not None:
             ms["detect"] = sum(parts.values())
-        return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light)
+        return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light, read_done)
 
     def run(self) -> RunSummary:
         """Process the source to its end, ``max_frames`` or ``stop``; sinks always get ``finish``."""
@@ -120,8 +120,7 @@ class Pipeline:
                 with reading as frames_in:
                     for ahead in frames_in:
                         frame = ahead.frame
-                        result = replace(self.process(frame, ahead.raw),
-                                         read_done=ahead.read_done)
+                        result = self.process(frame, ahead.raw, ahead.read_done)
                         result.stage_ms["read"] = ahead.read_ms
                         for sink in self.sinks:
                             sink.write(result)

@@ -1,7 +1,6 @@
 """The one interface every inference backend implements."""
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -22,8 +21,6 @@ class Backend(ABC):
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
-        #: milliseconds the last ``infer`` spent in CPU pre-processing, for benchmarks.
-        self.last_ms: dict[str, float] = {}
 
     def prepare(self, images: list[np.ndarray]) -> np.ndarray:
         """The model's input for ``images``: the spec's CPU pre-processing.
@@ -38,12 +35,8 @@ class Backend(ABC):
         """(N, *spec.output.shape) float32 for the (N, 3, H, W) input from :meth:`prepare`."""
 
     def infer(self, images: list[np.ndarray]) -> np.ndarray:
-        """(N, *spec.output.shape) float32 for N BGR uint8 images; times the pre-processing
-        into ``last_ms`` for benchmarks."""
-        t0 = time.perf_counter()
-        x = self.prepare(images)
-        self.last_ms = {"preprocess": (time.perf_counter() - t0) * 1e3}
-        return self.run(x)
+        """(N, *spec.output.shape) float32 for N BGR uint8 images."""
+        return self.run(self.prepare(images))
 
     def close(self) -> None:
         """Release the session or device buffers."""
