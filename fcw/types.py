@@ -134,6 +134,43 @@ class Tracks:
         return int(hits[0]) if len(hits) else None
 
 
+@dataclass(frozen=True)
+class CameraGeometry:
+    """Where the road is in the image for one frame: the geometry stage's estimate.
+
+    fcw needs no calibration: the config gives a prior (horizon row, vanishing point, camera
+    height) and the geometry stage refines it online from the video (lane markings, the rows
+    and widths of tracked vehicles, image motion).
+
+    horizon_y_px: image row of the horizon at column ``vp_x_px`` (pixels, rows grow downwards).
+    vp_x_px: image column of the road's vanishing point (pixels).
+    roll_rad: the horizon's tilt (radians, positive when it falls to the right).
+    camera_height_m: the camera's height above the road (m), from config.
+    horizon_sigma_px: one-sigma uncertainty of ``horizon_y_px`` (pixels).
+    source: what the estimate rests on now: "prior", "lanes", "vehicles", "motion" or a
+        "+"-joined combination.
+    """
+
+    horizon_y_px: float
+    vp_x_px: float
+    camera_height_m: float
+    roll_rad: float = 0.0
+    horizon_sigma_px: float = 0.0
+    source: str = "prior"
+
+    def __post_init__(self) -> None:
+        for name in ("horizon_y_px", "vp_x_px", "camera_height_m", "roll_rad",
+                     "horizon_sigma_px"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"CameraGeometry.{name} must be finite, got {getattr(self, name)}")
+        if self.camera_height_m <= 0:
+            raise ValueError(f"CameraGeometry.camera_height_m must be > 0, got {self.camera_height_m}")
+
+    def horizon_y_at(self, x_px: float) -> float:
+        """The horizon's row at image column ``x_px`` (the roll tilts it)."""
+        return self.horizon_y_px + float(np.tan(self.roll_rad)) * (x_px - self.vp_x_px)
+
+
 class WarningLevel(enum.IntEnum):
     NONE = 0
     CAUTION = 1
