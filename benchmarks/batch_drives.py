@@ -42,7 +42,7 @@ def main() -> int:
         src.mkdir()
         for i in range(args.drives):
             shutil.copy(CLIPS[i % len(CLIPS)], src / f"drive{i:03d}.mp4")
-        drives = expand_drives([src])
+        drives = expand_drives([str(src)])
         for workers in args.workers:
             t0 = time.perf_counter()
             report = run_batch(drives, cfg, BatchOptions(out=Path(tmp) / f"out-{workers}",
@@ -60,10 +60,12 @@ def main() -> int:
     print(f"\n{machine()['cpu']}, {machine()['cores']} cores; {args.drives} drives")
     print("workers  drives/min  (with Ray start)  frames/s  replay s  start s")
     for r in results:
-        print(f"{r['workers']:>7}  {r['drives_per_min']:>10}  {r['drives_per_min_with_startup']:>16}"
-              f"  {r['frames_per_s']:>8}  {r['replay_s']:>8}  {r['startup_s']:>7}")
+        print(f"{r['workers']:>7}  {r['drives_per_min']:>10}"
+              f"  {r['drives_per_min_with_startup']:>16}  {r['frames_per_s']:>8}"
+              f"  {r['replay_s']:>8}  {r['startup_s']:>7}")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=2) + "\n")
+        figures = {"machine": machine(), "results": results}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if all(r["failed"] == 0 for r in results) else 1
 
 

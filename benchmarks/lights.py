@@ -10,6 +10,11 @@
    default). The smoothed state that fcw reports is scored, debounce lag included.
 3. CPU cost per frame of the lights stage (proposals, crops, selection, fusion, smoothing, the
    prompts' ego-motion check) on those clips, and of one Nexar run.
+4. The hand-labelled real frames (tests/data/lights: every real frame in ../shared/data with a
+   signal head in view, plus two drives with none, at dawn and at night): the detector and the
+   lights stage over each, with ``fcw eval``'s light figures per clip and per split (tune /
+   held-out), and head recall by head height. ``--real-only`` runs just this part;
+   ``--write-floors FILE`` writes the floors tests/test_lights_real.py holds them to.
 The challenge scored accuracy and model size together, so both sizes are printed.
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,54 +34,149 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engines.backends import create_backend  # noqa: E402
-from engines.spec import load_spec  # noqa: E402
-from engines.store import resolve_model  # noqa: E402
-from engines.train.tl_data import accuracy_report, load_crops  # noqa: E402
-from fcw.bench import machine  # noqa: E402
-from fcw.config import Config, LightsConfig  # noqa: E402
-from fcw.labels import labels_path_for, load_labels  # noqa: E402
-from fcw.lights.build import build_light_stage, load_light_models  # noqa: E402
-from fcw.lights.prompts import LightPrompts  # noqa: E402
-from fcw.perception.detector import Detector  # noqa: E402
-from fcw.scenarios.render import render_scenario  # noqa: E402
-from fcw.types import Frame, LightState, Risk, Tracks  # noqa: E402
+from engines.backends import create_backend
+from engines.spec import load_spec
+from engines.store import resolve_model
+from fcw.app import RunOptions, build_detector
+from fcw.bench import machine
+from fcw.config import Config, LightsConfig
+from fcw.eval.floors import make_floors
+from fcw.eval.lights import (
+    evaluate_clip_lights,
+    light_figures,
+    light_markdown,
+    replay_clip,
+    scaled_labels,
+    summarize,
+)
+from fcw.labels import labels_path_for, load_labels
+from fcw.lights.build import build_light_stage, load_light_models
+from fcw.lights.prompts import LightPrompts
+from fcw.perception.detector import Detector
+from fcw.scenarios.render import render_scenario
+from fcw.sources.images import read_image
+from fcw.types import Frame, LightState, Risk, Tracks
+from training.tl_data import accuracy_report, load_crops
 
 STATES = [s.value for s in LightState]
 
-VARIANTS = {"crops only": {"frame_classifier": "off"},
-            "Nexar only": {"frame_classifier": "on", "crop_weight": 0.0},
-            "fused (default)": {"frame_classifier": "on"}}
+VARIANTS: dict[str, dict[str, Any]] = {"crops only": {"frame_classifier": "off"},
+                                       "Nexar only": {"frame_classifier": "on", "crop_weight": 0.0},
+                                       "fused (default)": {"frame_classifier": "on"}}
 
 
-def labelled_clips(out: Path, shared: Path) -> list[tuple[str, list[np.ndarray], list[float], list[str]]]:
+def labelled_clips(
+    out: Path, shared: Path
+) -> list[tuple[str, list[np.ndarray], list[float], list[str | None]]]:
     """(name, frames, times, labelled states) of each labelled clip."""
-    clips = []
+    clips: list[tuple[str, list[np.ndarray], list[float], list[str | None]]] = []
     for seed in (0, 1):
         video = out / f"stop_at_red_s{seed}.mp4"
         render_scenario("stop_at_red", video, seed=seed)
         labels = load_labels(labels_path_for(video))
         cap = cv2.VideoCapture(str(video))
-        frames = [cap.read()[1] for _ in labels.frames]
+        frames = []
+        for f in labels.frames:
+            ok, image = cap.read()
+            if not ok:
+                raise SystemExit(f"{video}: ends before labelled frame {f.frame}")
+            frames.append(image)
         cap.release()
         clips.append((f"stop_at_red seed {seed}", frames, [f.t_s for f in labels.frames],
                       [f.light for f in labels.frames]))
-    still = cv2.imread(str(shared / "data" / "dlib" / "mmod_cars_test_image.jpg"))
+    still = read_image(shared / "data" / "dlib" / "mmod_cars_test_image.jpg")
     clips.append(("dlib street (1 s)", [still] * 10, [i / 10 for i in range(10)], ["red"] * 10))
     return clips
+
+
+def real_label_files() -> list[Path]:
+    """The hand-labelled real clips, and the still (judged after 1 s)."""
+    folder = ROOT / "tests" / "data" / "lights"
+    return sorted(folder.glob("*.labels.json")) + sorted(folder.glob("*.still.json"))
+
+
+def real_frames(cfg: Config, models_dir: Path, shared: Path, scale: float = 1.0) -> dict:
+    """fcw eval's light figures over the hand-labelled real frames (detector + lights stage),
+    the frames resized by ``scale``."""
+    spec = load_spec(cfg.detector.model)
+    detector, _ = build_detector(cfg, spec, RunOptions(source="", models_dir=models_dir,
+                                                       backend="onnxruntime"))
+    models = load_light_models(cfg, models_dir, "onnxruntime")
+    per_clip, cost = {}, {}
+    for path in real_label_files():
+        labels = load_labels(path)
+        stage = _Timed(build_light_stage(cfg, spec, models))
+        name = path.name.split(".")[0]
+        per_clip[name] = evaluate_clip_lights(
+            scaled_labels(labels, scale),
+            replay_clip(path, labels, detector, stage, [shared], scale=scale))
+        cost[name] = {"frame": f"{round(labels.width * scale)}x{round(labels.height * scale)}",
+                      "wall_ms_median": round(float(np.median(stage.wall_ms)), 2),
+                      "cpu_ms_median": round(float(np.median(stage.cpu_ms)), 2)}
+    return {**summarize(per_clip), "cost_ms": cost}
+
+
+class _Timed:
+    """The lights stage, timed per frame: wall time and this thread's CPU time (the crop
+    classifier runs on the calling thread with one ONNX Runtime thread; the Nexar model, on its
+    own thread every 0.5 s, is not in it)."""
+
+    def __init__(self, stage) -> None:
+        self.stage = stage
+        self.wall_ms: list[float] = []
+        self.cpu_ms: list[float] = []
+
+    def update(self, frame, detections):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        out = self.stage.update(frame, detections)
+        self.wall_ms.append((time.perf_counter() - t0) * 1e3)
+        self.cpu_ms.append((time.thread_time() - c0) * 1e3)
+        return out
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
+    p.add_argument("--real-only", action="store_true", help="only the hand-labelled real frames")
+    p.add_argument("--scales", default="1", metavar="S[,S...]",
+                   help="also replay the real frames shrunk by these factors (smaller heads), "
+                        "e.g. 1,0.5,0.33")
+    p.add_argument("--write-floors", type=Path, metavar="FILE",
+                   help="write floors for the real frames' figures here")
     args = p.parse_args()
     shared = Path(os.environ.get("FCW_SHARED_DIR") or ROOT.parent / "shared")
     models_dir = Path(os.environ.get("FCW_MODELS_DIR") or shared / "models")
     base = Config()
-    cfg = base.model_copy(update={"detector": base.detector.model_copy(update={"threads": args.threads})})
-    fd_spec = load_spec("fastestdet")
+    detector_cfg = base.detector.model_copy(update={"threads": args.threads})
+    cfg = base.model_copy(update={"detector": detector_cfg})
+    fd_spec = load_spec(cfg.detector.model)
     result: dict = {"machine": machine(), "threads": args.threads}
+    report = real_frames(cfg, models_dir, shared)
+    result["real_frames"] = report
+    if args.write_floors:
+        floors = make_floors(light_figures(report),
+                             [str(p.relative_to(ROOT)) for p in real_label_files()])
+        floors["about"] = ("Floors (min) and ceilings (max) for the traffic-light figures on the "
+                           "hand-labelled real frames; tests/test_lights_real.py holds them. "
+                           "Rewrite with `python benchmarks/lights.py --real-only --write-floors "
+                           "tests/data/lights/floors.json` after an improvement.")
+        args.write_floors.write_text(json.dumps(floors, indent=2) + "\n")
+    for scale in (float(v) for v in args.scales.split(",")):
+        if scale != 1.0:
+            shrunk = real_frames(cfg, models_dir, shared, scale)
+            result[f"real_frames_x{scale}"] = shrunk
+            print(f"\nreal frames shrunk to {scale:g}x:")
+            print("\n".join(light_markdown(shrunk)))
+    if args.real_only:
+        print("\nreal frames as recorded:")
+        print("\n".join(light_markdown(report)))
+        print("\nlights stage per frame (median):", ", ".join(
+            f"{n} {c['frame']}: {c['wall_ms_median']} ms wall, {c['cpu_ms_median']} ms CPU"
+            for n, c in report["cost_ms"].items()))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     # 1. held-out crops
     crop_spec, frame_spec = load_spec("tl_crop"), load_spec("nexar_tl")
@@ -98,7 +199,8 @@ def main() -> int:
         acc, raw = {}, {}
         for (name, frames, times, truth), clip_dets in zip(clips, dets):
             vcfg = cfg.model_copy(update={"lights": LightsConfig(**overrides)})
-            stage = build_light_stage(vcfg, fd_spec, load_light_models(vcfg, models_dir, "onnxruntime"))
+            models = load_light_models(vcfg, models_dir, "onnxruntime")
+            stage = build_light_stage(vcfg, fd_spec, models)
             prompts = LightPrompts(vcfg.lights, vcfg.camera)
             hits = raw_hits = 0
             for i, (img, t, want, d) in enumerate(zip(frames, times, truth, clip_dets)):
@@ -109,7 +211,9 @@ def main() -> int:
                 if variant == "fused (default)":
                     cost_ms.append((time.perf_counter() - t0) * 1e3)
                 hits += light.state.value == want
-                raw_hits += STATES[int(np.argmax(stage.last_probs))] == want
+                probs = stage.last_probs
+                assert probs is not None  # every update() sets it
+                raw_hits += STATES[int(np.argmax(probs))] == want
             acc[name] = round(hits / len(frames), 4)
             raw[name] = round(raw_hits / len(frames), 4)
         result["frame_state"][variant] = acc
@@ -147,6 +251,8 @@ def main() -> int:
     print(f"\nlights stage per frame: median {k['lights_stage_median']:.2f} ms, p95 "
           f"{k['lights_stage_p95']:.2f} ms, mean {k['lights_stage_mean']:.2f} ms (Nexar included: "
           f"{k['nexar_run']:.1f} ms a run, once per {k['nexar_period_s']} s)")
+    print("\nhand-labelled real frames (detector + lights stage; tests/data/lights)")
+    print("\n".join(light_markdown(report)))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -1,48 +1,40 @@
 """Building TensorRT engines from the ONNX models, and caching them with their sidecars.
 
 tensorrt and pycuda are imported inside the functions (or injected, ``trt=``/``cuda=``, by the
-tests' fake) so that importing this module costs nothing on a machine without a GPU.
+tests' fake) so that importing this module costs nothing on a machine without a GPU. Shapes come
+from the model spec, whatever their rank: FastestDet's 1x85x22x22 grid, YOLOX's 1xNx85 rows (N
+set by the input size), a classifier's 1xK vector.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
+import importlib.metadata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from fcw import __version__
-from fcw.errors import BackendUnavailable, ModelError
-from fcw.types import Detections
-
-from .cache import (PRECISIONS, DeviceInfo, EngineMeta, atomic_write, current_device, engine_name,
-                    default_engine_dir, sidecar_path, write_meta)
+from .backends.base import check_io_shapes
+from .backends.trt_env import import_cuda, import_tensorrt
+from .cache import (PRECISIONS, DeviceInfo, EngineMeta, atomic_write, current_device,
+                    default_engine_dir, engine_name, sidecar_path, write_meta)
+from .calibrator import (INT8_MIN_AGREEMENT, CalibrationBatches, Decode, check_agreement,
+                         decode_for, frames_key, holdout_agreement, make_entropy_calibrator,
+                         split_holdout)
+from .errors import ModelError
 from .spec import ModelSpec
 from .store import sha256_of
 
 DEFAULT_WORKSPACE_MB = 1024
 
 
-def import_tensorrt() -> Any:
-    from .backends import TENSORRT_HINT
-
+def installed_version(dist: str = "fcw") -> str:
+    """The installed distribution's version, for sidecars ("unknown" when run from a bare tree)."""
     try:
-        import tensorrt
-    except Exception:
-        raise BackendUnavailable(TENSORRT_HINT) from None
-    return tensorrt
-
-
-def import_cuda() -> Any:
-    from .backends import TENSORRT_HINT
-
-    try:
-        import pycuda.driver as cuda
-    except Exception:
-        raise BackendUnavailable(TENSORRT_HINT) from None
-    cuda.init()
-    return cuda
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def default_batch(spec: ModelSpec) -> int:
@@ -64,7 +56,7 @@ def build_engine(spec: ModelSpec, onnx_path: Path, precision: str = "fp16", batc
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}; one of {', '.join(PRECISIONS)}")
     if precision == "int8" and calibrator is None:
-        raise ModelError(f"INT8 engine for {spec.name!r} needs a calibrator (--calib DIR)")
+        raise ModelError(f"INT8 engine for {spec.name!r} needs a calibrator (--calib SRC)")
     if batch < 1:
         raise ModelError(f"batch must be >= 1, got {batch}")
     trt = trt or import_tensorrt()
@@ -76,12 +68,13 @@ def build_engine(spec: ModelSpec, onnx_path: Path, precision: str = "fp16", batc
         errors = "; ".join(str(parser.get_error(i)).strip() for i in range(parser.num_errors))
         raise ModelError(f"{onnx_path}: TensorRT cannot parse it: {errors or 'unknown error'}")
 
-    inp = network.get_input(0)
+    if network.num_inputs != 1 or network.num_outputs != 1:
+        raise ModelError(f"{onnx_path}: expected one input and one output, the graph has "
+                         f"{network.num_inputs} and {network.num_outputs}")
+    inp, out = network.get_input(0), network.get_output(0)
     shape = tuple(inp.shape)
-    want = (3, spec.input.height, spec.input.width)
-    if inp.name != spec.input.name or len(shape) != 4 or shape[1:] != want:
-        raise ModelError(f"{onnx_path}: input {inp.name} has shape {list(shape)}, model "
-                         f"{spec.name!r} expects {spec.input.name} [N, {', '.join(map(str, want))}]")
+    check_io_shapes(onnx_path, spec, inp.name, shape, tuple(out.shape), out.name)
+    item = shape[1:]
 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mb) << 20)
@@ -94,7 +87,7 @@ def build_engine(spec: ModelSpec, onnx_path: Path, precision: str = "fp16", batc
 
     if shape[0] == -1:  # dynamic batch axis: one profile, tuned for the batch asked for
         profile = builder.create_optimization_profile()
-        profile.set_shape(inp.name, (1, *want), (batch, *want), (batch, *want))
+        profile.set_shape(inp.name, (1, *item), (batch, *item), (batch, *item))
         config.add_optimization_profile(profile)
         if precision == "int8":
             config.set_calibration_profile(profile)
@@ -113,10 +106,10 @@ def _meta(spec: ModelSpec, onnx_sha256: str, trt_version: str, device: DeviceInf
           precision: str, batch: int, int8_agreement: Optional[float] = None) -> EngineMeta:
     return EngineMeta(
         model=spec.name, onnx_sha256=onnx_sha256, trt_version=trt_version, gpu_name=device.name,
-        compute_capability=tuple(device.compute_capability), precision=precision, batch=batch,
+        compute_capability=device.compute_capability, precision=precision, batch=batch,
         input_shape=(batch, 3, spec.input.height, spec.input.width),
         built_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        fcw_version=__version__, int8_agreement=int8_agreement)
+        fcw_version=installed_version(), int8_agreement=int8_agreement)
 
 
 def _write_engine(plan: bytes, meta: EngineMeta, path: Path) -> Path:
@@ -128,16 +121,17 @@ def _write_engine(plan: bytes, meta: EngineMeta, path: Path) -> Path:
 
 def build_and_cache(spec: ModelSpec, onnx_path: Path, precision: str = "fp16",
                     batch: Optional[int] = None, workspace_mb: int = DEFAULT_WORKSPACE_MB,
-                    out_dir: Optional[Path] = None, calib_images: Optional[Sequence[Path]] = None,
-                    min_agreement: Optional[float] = None, device: Optional[DeviceInfo] = None,
-                    trt: Any = None, cuda: Any = None) -> Path:
+                    out_dir: Optional[Path] = None,
+                    calib_frames: Optional[Sequence[np.ndarray]] = None,
+                    decode: Optional[Decode] = None, min_agreement: Optional[float] = None,
+                    device: Optional[DeviceInfo] = None, trt: Any = None,
+                    cuda: Any = None) -> Path:
     """Build the engine and write it, with its sidecar, atomically into the cache; its path.
 
-    For int8, ``calib_images`` are split into calibration and hold-out frames; the engine is
-    written only if its detections on the hold-out frames agree with the fp32 ONNX graph's.
+    For int8, ``calib_frames`` (BGR frames) are split into calibration and hold-out frames; the
+    engine is written only if its detections on the hold-out frames, read by ``decode``, agree
+    with the fp32 ONNX graph's (engines/calibrator.py).
     """
-    from .calibrator import INT8_MIN_AGREEMENT
-
     trt = trt or import_tensorrt()
     batch = batch or default_batch(spec)
     device = device or current_device()
@@ -148,36 +142,29 @@ def build_and_cache(spec: ModelSpec, onnx_path: Path, precision: str = "fp16",
     if precision != "int8":
         return _write_engine(build_engine(spec, onnx_path, precision, batch, workspace_mb,
                                           trt=trt), meta, path)
-    return _build_int8(spec, onnx_path, meta, path, workspace_mb, calib_images,
+    if not calib_frames:
+        raise ModelError(f"INT8 engine for {spec.name!r} needs calibration frames (--calib SRC)")
+    return _build_int8(spec, Path(onnx_path), meta, path, workspace_mb, calib_frames,
+                       decode_for(spec, decode),
                        INT8_MIN_AGREEMENT if min_agreement is None else min_agreement, trt,
-                       cuda)
+                       cuda or import_cuda())
 
 
 def _build_int8(spec: ModelSpec, onnx_path: Path, meta: EngineMeta, path: Path, workspace_mb: int,
-                calib_images: Optional[Sequence[Path]], min_agreement: float, trt: Any,
+                frames: Sequence[np.ndarray], decode: Decode, min_agreement: float, trt: Any,
                 cuda: Any) -> Path:
-    from dataclasses import replace
-
-    from .calibrator import (CalibrationBatches, check_agreement, make_entropy_calibrator,
-                             split_holdout)
-
-    if not calib_images:
-        raise ModelError(f"INT8 engine for {spec.name!r} needs calibration frames (--calib DIR)")
-    cuda = cuda or import_cuda()
-    calib, holdout = split_holdout(list(calib_images))
+    calib, holdout = split_holdout(frames)
     # The calibration cache is only valid for these frames and this network: name it by both.
-    key = hashlib.sha256("\n".join(p.name for p in calib).encode()).hexdigest()[:8]
-    cache_file = path.with_name(f"{path.stem}-{key}.calib")
-    batches = CalibrationBatches(calib, spec.input, meta.batch)
-    calibrator = make_entropy_calibrator(batches, cache_file, trt, cuda)
+    cache_file = path.with_name(f"{path.stem}-{frames_key(calib)}.calib")
+    calibrator = make_entropy_calibrator(CalibrationBatches(calib, spec.input, meta.batch),
+                                         cache_file, trt, cuda)
     plan = build_engine(spec, onnx_path, "int8", meta.batch, workspace_mb, calibrator, trt=trt)
 
     # Try the engine on the hold-out frames from a temporary name before caching it.
     trial = path.with_name(f".trial-{path.name}")
     _write_engine(plan, meta, trial)
     try:
-        agreement = holdout_agreement(spec, Path(onnx_path), trial, holdout, meta.device,
-                                      trt=trt, cuda=cuda)
+        agreement = _engine_agreement(spec, onnx_path, trial, holdout, decode, meta, trt, cuda)
     finally:
         trial.unlink(missing_ok=True)
         sidecar_path(trial).unlink(missing_ok=True)
@@ -185,39 +172,16 @@ def _build_int8(spec: ModelSpec, onnx_path: Path, meta: EngineMeta, path: Path, 
     return _write_engine(plan, replace(meta, int8_agreement=round(agreement, 4)), path)
 
 
-def outputs_to_detections(spec: ModelSpec, out: np.ndarray,
-                          sizes: Sequence[tuple[int, int]]) -> list[Detections]:
-    """Raw outputs as Detections for the agreement check, at fcw's default score threshold.
-
-    A classifier's top class becomes one frame-sized box, so a changed class is a disagreement.
-    """
-    from fcw.config import DetectorConfig
-    from fcw.perception.fastestdet import decode_fastestdet
-
-    if spec.output.decoder == "fastestdet":
-        threshold = DetectorConfig.model_fields["score_threshold"].default
-        return [decode_fastestdet(o, threshold, w, h) for o, (w, h) in zip(out, sizes)]
-    return [Detections(np.float32([[0, 0, w, h]]), np.float32([o.max()]),
-                       np.int32([o.argmax()])) for o, (w, h) in zip(out, sizes)]
-
-
-def holdout_agreement(spec: ModelSpec, onnx_path: Path, engine: Path, holdout: Sequence[Path],
-                      device: Optional[DeviceInfo] = None, trt: Any = None,
-                      cuda: Any = None) -> float:
-    """Detection agreement of ``engine`` with the fp32 ONNX graph on the hold-out frames."""
+def _engine_agreement(spec: ModelSpec, onnx_path: Path, engine: Path,
+                      holdout: Sequence[np.ndarray], decode: Decode, meta: EngineMeta,
+                      trt: Any, cuda: Any) -> float:
     from .backends.onnxruntime import OnnxRuntimeBackend
     from .backends.tensorrt import TensorRTBackend
-    from .calibrator import detection_agreement, read_image
 
-    images = [read_image(p) for p in holdout]
-    sizes = [(img.shape[1], img.shape[0]) for img in images]
     with OnnxRuntimeBackend(spec, onnx_path) as ref, \
-            TensorRTBackend(spec, engine, onnx_sha256=sha256_of(onnx_path), device=device,
+            TensorRTBackend(spec, engine, onnx_sha256=meta.onnx_sha256, device=meta.device,
                             trt=trt, cuda=cuda) as cand:
-        ref_out = ref.infer(images)
-        cand_out = cand.infer(images)
-    return detection_agreement(outputs_to_detections(spec, ref_out, sizes),
-                               outputs_to_detections(spec, cand_out, sizes))
+        return holdout_agreement(ref, cand, holdout, decode)
 
 
 def ensure_engine(spec: ModelSpec, onnx_path: Path, precision: str = "fp16",
@@ -228,11 +192,11 @@ def ensure_engine(spec: ModelSpec, onnx_path: Path, precision: str = "fp16",
     batch = batch or default_batch(spec)
     device = current_device()
     path = Path(engine_dir or default_engine_dir()) / engine_name(
-        spec.name, spec.sha256, str(trt.__version__), device, precision, batch)
+        spec.name, sha256_of(Path(onnx_path)), str(trt.__version__), device, precision, batch)
     if path.is_file():
         return path  # the backend checks its sidecar before loading it
     if precision == "int8":
         raise ModelError(f"no INT8 engine for {spec.name!r} in {path.parent}: build one with "
-                         f"fcw build-engine --model {spec.name} --int8 --calib DIR")
+                         f"fcw build-engine --model {spec.name} --int8 --calib SRC")
     return build_and_cache(spec, onnx_path, precision, batch, workspace_mb, path.parent,
                            device=device, trt=trt)

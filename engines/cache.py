@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from fcw.errors import ModelError
+from .errors import ModelError
 
 from .store import user_cache_dir
 
@@ -54,6 +54,9 @@ def current_device(index: int = 0) -> DeviceInfo:
 
 @dataclass(frozen=True)
 class EngineMeta:
+    """What an engine was built from and for; ``fcw_version`` is the installed fcw distribution's
+    version (engines reads it from the package metadata, not from fcw)."""
+
     model: str
     onnx_sha256: str
     trt_version: str

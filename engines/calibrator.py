@@ -1,77 +1,145 @@
-"""INT8 calibration from real frames, and the check that decides whether an INT8 engine is kept.
+"""INT8 calibration on real frames, and the gate that decides whether an INT8 model is kept.
 
-``CalibrationBatches`` is pure Python (no TensorRT): it pre-processes images exactly as inference
-does (``engines.preprocess.preprocess``) so the activation ranges TensorRT measures are those it
-will see. Only full batches are yielded: the last partial batch is DROPPED, not padded, because
-padding with repeated or blank frames would skew the entropy histograms.
+Both INT8 paths use this module: TensorRT engines (engines/build.py) and statically quantised
+ONNX graphs for the CPU (engines/quantize.py). engines knows nothing of where frames come from
+or how a detector's output becomes boxes: the caller (``fcw build-engine``) passes the frames,
+BGR uint8 arrays in a sequence that may load them lazily, and a ``Decode`` function.
 
-``split_holdout`` keeps every ``every``-th image (in sorted order) out of calibration; those frames
-are then run through both the fp32 ONNX graph and the INT8 engine, and the engine is accepted only
-if ``detection_agreement`` >= ``INT8_MIN_AGREEMENT``.
+``CalibrationBatches`` pre-processes frames exactly as inference does
+(``engines.preprocess.preprocess``), so the activation ranges measured are those the model will
+see. Only full batches are yielded: the last partial batch is DROPPED, not padded, because
+padding with repeated or blank frames would skew the histograms.
+
+``split_holdout`` keeps every ``every``-th frame out of calibration; those frames are run through
+both the fp32 graph and the INT8 candidate, their outputs decoded, and the candidate is accepted
+only if ``detection_agreement`` >= ``INT8_MIN_AGREEMENT``.
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar, overload
 
-import cv2
 import numpy as np
 
-from fcw.boxes import iou_matrix
-from fcw.errors import ModelError, SourceError
-from fcw.sources.images import IMAGE_SUFFIXES
-from fcw.types import Detections
-
+from .backends.base import Backend
 from .cache import atomic_write
+from .errors import ModelError
 from .preprocess import preprocess
-from .spec import InputSpec
+from .spec import InputSpec, ModelSpec
 
 INT8_MIN_AGREEMENT = 0.9
+HOLDOUT_EVERY = 5
+#: IoU at which two boxes of the same class count as the same detection.
+MATCH_IOU = 0.5
+
+T = TypeVar("T")
 
 
-def list_images(folder: Path) -> list[Path]:
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise SourceError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) for INT8 calibration")
-    return paths
+class BoxSet(Protocol):
+    """One frame's decoded detections: xyxy (N, 4) pixels, class_id (N,) int."""
+
+    @property
+    def xyxy(self) -> np.ndarray: ...
+
+    @property
+    def class_id(self) -> np.ndarray: ...
 
 
-def split_holdout(paths: Sequence[Path], every: int = 5) -> tuple[list[Path], list[Path]]:
-    """(calibration, hold-out): every ``every``-th image of the sorted list is held out."""
-    paths = sorted(paths)
-    holdout = [p for i, p in enumerate(paths) if i % every == every - 1]
-    calib = [p for i, p in enumerate(paths) if i % every != every - 1]
+#: One frame's raw model output (no batch axis), the frame's width and height -> its detections.
+Decode = Callable[[np.ndarray, int, int], BoxSet]
+
+
+@dataclass(frozen=True)
+class TopClass:
+    """A classifier's answer as one frame-sized box of its top class, so that a changed class is
+    a disagreement. xyxy: (1, 4) float32; class_id: (1,) int32."""
+
+    xyxy: np.ndarray
+    class_id: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.xyxy.shape != (1, 4) or self.class_id.shape != (1,):
+            raise ValueError(f"TopClass: xyxy {self.xyxy.shape}, class_id {self.class_id.shape}")
+
+
+def top_class(out: np.ndarray, width: int, height: int) -> TopClass:
+    return TopClass(np.array([[0, 0, width, height]], np.float32),
+                    np.array([int(np.argmax(out))], np.int32))
+
+
+def decode_for(spec: ModelSpec, decode: Optional[Decode]) -> Decode:
+    """``decode``, or for a classifier its top class; a detector needs its decoder passed in."""
+    if decode is not None:
+        return decode
+    if spec.task == "detector":
+        raise ModelError(f"INT8 agreement check for detector {spec.name!r} needs a decode "
+                         "function for its output (the caller passes it)")
+    return top_class
+
+
+class Subset(Sequence[T]):
+    """The items of ``items`` at ``indices``, read only when asked for (frames may load lazily)."""
+
+    def __init__(self, items: Sequence[T], indices: Sequence[int]) -> None:
+        self._items, self._indices = items, list(indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> "Subset[T]": ...
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return Subset(self._items, self._indices[i])
+        return self._items[self._indices[i]]
+
+
+def split_holdout(frames: Sequence[T], every: int = HOLDOUT_EVERY) -> tuple[Subset[T], Subset[T]]:
+    """(calibration, hold-out): every ``every``-th frame, in the given order, is held out."""
+    n = len(frames)
+    holdout = [i for i in range(n) if i % every == every - 1]
     if not holdout:
-        raise SourceError(f"INT8 calibration needs at least {every} images to hold some out; "
-                          f"got {len(paths)}")
-    return calib, holdout
+        raise ModelError(f"INT8 calibration needs at least {every} frames to hold some out; "
+                         f"got {n}")
+    calib = [i for i in range(n) if i % every != every - 1]
+    return Subset(frames, calib), Subset(frames, holdout)
 
 
-def read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise SourceError(f"{path}: not a readable image")
-    return img
+def frames_key(frames: Sequence[np.ndarray]) -> str:
+    """8 hex digits naming a set of frames (a calibration cache is valid only for its frames).
+    Every 8th pixel of each frame: enough to tell sets apart, cheap on hundreds of 1080p frames."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(repr(f.shape).encode())
+        h.update(np.ascontiguousarray(f[::8, ::8]).tobytes())
+    return h.hexdigest()[:8]
 
 
 class CalibrationBatches:
-    """Iterable of (batch, 3, H, W) float32 arrays from ``image_paths``, in the given order.
+    """Iterable of (batch, 3, H, W) float32 arrays from ``frames``, in the given order.
 
-    Re-iterable (each ``iter()`` starts again) and lazy: one batch of images in memory at a time.
+    Re-iterable (each ``iter()`` starts again) and lazy: one batch of frames in memory at a time
+    when the sequence loads them on access.
     """
 
-    def __init__(self, image_paths: Sequence[Path], spec: InputSpec, batch: int) -> None:
+    def __init__(self, frames: Sequence[np.ndarray], spec: InputSpec, batch: int) -> None:
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        self.paths = [Path(p) for p in image_paths]
+        self.frames = frames
         self.spec = spec
         self.batch = batch
         if len(self) == 0:
-            raise SourceError(f"INT8 calibration needs at least {batch} images (one batch); "
-                              f"got {len(self.paths)}")
+            raise ModelError(f"INT8 calibration needs at least {batch} frames (one batch); "
+                             f"got {len(frames)}")
 
     def __len__(self) -> int:
-        return len(self.paths) // self.batch  # the last partial batch is dropped
+        return len(self.frames) // self.batch  # the last partial batch is dropped
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -79,11 +147,11 @@ class CalibrationBatches:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for start in range(0, len(self) * self.batch, self.batch):
-            chunk = self.paths[start:start + self.batch]
-            yield preprocess([read_image(p) for p in chunk], self.spec)
+            yield preprocess([self.frames[i] for i in range(start, start + self.batch)], self.spec)
 
 
-def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path, trt: Any, cuda: Any):
+def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path, trt: Any,
+                            cuda: Any) -> Any:
     """An instance of a ``trt.IInt8EntropyCalibrator2`` subclass fed by ``batches``.
 
     The class is made here because its base comes from the (lazily imported) tensorrt module.
@@ -92,7 +160,7 @@ def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path, trt: 
     cache_file = Path(cache_file)
     nbytes = int(np.prod(batches.shape)) * np.dtype(np.float32).itemsize
 
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             # pybind11 trampolines need the base __init__ called explicitly.
             trt.IInt8EntropyCalibrator2.__init__(self)
@@ -121,12 +189,26 @@ def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path, trt: 
     return EntropyCalibrator()
 
 
-def _frame_matches(ref: Detections, cand: Detections, iou: float) -> int:
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU of xyxy boxes. fcw.boxes has the same for fcw's stages; engines sits
+    below fcw and may not import it (tests/test_layers.py)."""
+    a = np.asarray(a, float).reshape(-1, 1, 4)
+    b = np.asarray(b, float).reshape(1, -1, 4)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def _frame_matches(ref: BoxSet, cand: BoxSet, iou: float) -> int:
     """Greedy one-to-one matches of same-class boxes with IoU >= ``iou``, best pairs first."""
-    if len(ref) == 0 or len(cand) == 0:
+    if len(ref.xyxy) == 0 or len(cand.xyxy) == 0:
         return 0
-    m = iou_matrix(ref.xyxy, cand.xyxy)
-    m[ref.class_id[:, None] != cand.class_id[None, :]] = 0.0
+    m = _iou_matrix(ref.xyxy, cand.xyxy)
+    m[np.asarray(ref.class_id)[:, None] != np.asarray(cand.class_id)[None, :]] = 0.0
     matches = 0
     for flat in np.argsort(-m, axis=None):
         i, j = np.unravel_index(flat, m.shape)
@@ -139,22 +221,36 @@ def _frame_matches(ref: Detections, cand: Detections, iou: float) -> int:
     return matches
 
 
-def detection_agreement(reference: list[Detections], candidate: list[Detections],
-                        iou: float = 0.5) -> float:
+def detection_agreement(reference: Sequence[BoxSet], candidate: Sequence[BoxSet],
+                        iou: float = MATCH_IOU) -> float:
     """F1 of ``candidate`` against ``reference`` over all frames: 2*matches / (|ref| + |cand|).
 
     A match pairs one box of each with the same class and IoU >= ``iou``. 1.0 when both are empty.
     """
     if len(reference) != len(candidate):
         raise ValueError(f"{len(reference)} reference frames but {len(candidate)} candidate frames")
-    matches = sum(_frame_matches(r, c, iou) for r, c in zip(reference, candidate))
-    total = sum(len(r) + len(c) for r, c in zip(reference, candidate))
+    pairs = list(zip(reference, candidate, strict=True))
+    matches = sum(_frame_matches(r, c, iou) for r, c in pairs)
+    total = sum(len(r.xyxy) + len(c.xyxy) for r, c in pairs)
     return 1.0 if total == 0 else 2.0 * matches / total
 
 
-def check_agreement(agreement: float, model: str, threshold: float = INT8_MIN_AGREEMENT) -> None:
-    """Refuse an INT8 engine whose hold-out agreement with fp32 is below ``threshold``."""
+def holdout_agreement(reference: Backend, candidate: Backend, frames: Sequence[np.ndarray],
+                      decode: Decode) -> float:
+    """Detection agreement of ``candidate`` with ``reference`` (the fp32 model) on ``frames``."""
+    ref, cand = [], []
+    for i in range(len(frames)):  # one frame at a time: the sequence may load them lazily
+        frame = frames[i]
+        h, w = frame.shape[:2]
+        ref.append(decode(reference.infer([frame])[0], w, h))
+        cand.append(decode(candidate.infer([frame])[0], w, h))
+    return detection_agreement(ref, cand)
+
+
+def check_agreement(agreement: float, model: str, threshold: float = INT8_MIN_AGREEMENT,
+                    what: str = "INT8 engine", instead: str = "use --fp16") -> None:
+    """Refuse an INT8 candidate whose hold-out agreement with fp32 is below ``threshold``."""
     if agreement < threshold:
-        raise ModelError(f"INT8 engine for {model!r} agrees with fp32 on {agreement:.3f} of hold-out "
-                         f"detections, below {threshold:.2f}; not cached: use --fp16 or "
+        raise ModelError(f"{what} for {model!r} agrees with fp32 on {agreement:.3f} of hold-out "
+                         f"detections, below {threshold:.2f}; not cached: {instead} or "
                          "calibrate on more representative frames")

@@ -25,9 +25,18 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-MODELS = ("fastestdet", "nexar_tl")
 TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2}
-DEFAULT_FRAMES = _HERE.parent.parent / "shared" / "data" / "udacity-vehicle-detection" / "test_images"
+DEFAULT_FRAMES = (_HERE.parent.parent / "shared" / "data" / "udacity-vehicle-detection"
+                  / "test_images")
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def checked_models() -> list[str]:
+    """Every detector with a spec (FastestDet, YOLOX-Nano, ...) and the whole-frame light model."""
+    from engines.spec import available_models, load_spec
+
+    return [m for m in available_models()
+            if load_spec(m).task == "detector" or m == "nexar_tl"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,22 +51,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=100, help="frames to use at most")
     p.add_argument("--tolerance", type=float,
                    help="one tolerance for every precision instead of fp32 1e-3 / fp16 2e-2")
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--models", nargs="+", default=checked_models(), metavar="NAME",
+                   help=f"model specs to check (default: {' '.join(checked_models())})")
     return p.parse_args(argv)
 
 
 def read_frames(src: Path, limit: int) -> list[np.ndarray]:
-    """Up to ``limit`` frames of an image folder or video, through fcw's own sources."""
-    from fcw.errors import FcwError
-    from fcw.sources import open_source
+    """Up to ``limit`` frames of an image folder (sorted by name) or a video file.
 
-    try:
-        with open_source(str(src)) as source:
-            frames = [frame.image for frame, _ in zip(source, range(limit))]
-    except FcwError as exc:
-        raise SystemExit(f"check_gpu: {exc}") from None
+    Plain OpenCV: engines sits below fcw and does not use its sources; a GPU check needs only
+    real frames, not timestamps or reconnection.
+    """
+    import cv2
+
+    frames: list[np.ndarray] = []
+    if src.is_dir():
+        for path in sorted(p for p in src.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES):
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise SystemExit(f"check_gpu: {path}: not a readable image")
+            frames.append(img)
+            if len(frames) == limit:
+                break
+    elif src.is_file():
+        cap = cv2.VideoCapture(str(src))
+        while len(frames) < limit:
+            ok, img = cap.read()
+            if not ok:
+                break
+            frames.append(img)
+        cap.release()
+    else:
+        raise SystemExit(f"check_gpu: {src}: no such folder or video file")
     if not frames:
-        raise SystemExit(f"{src}: no frames")
+        raise SystemExit(f"check_gpu: {src}: no frames")
     return frames
 
 
@@ -74,17 +101,19 @@ def timed(backend, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from engines.backends import TENSORRT_HINT, tensorrt_usable
+    from engines.backends.trt_env import TENSORRT_HINT, tensorrt_unavailable_reason
 
-    if not tensorrt_usable():
-        print(f"check_gpu: no usable TensorRT/CUDA here, nothing checked ({TENSORRT_HINT})")
+    reason = tensorrt_unavailable_reason()
+    if reason is not None:
+        print(f"check_gpu: no usable TensorRT/CUDA here ({reason}), nothing checked "
+              f"({TENSORRT_HINT})")
         return 2
     from engines.backends.onnxruntime import OnnxRuntimeBackend
     from engines.backends.tensorrt import TensorRTBackend
     from engines.build import build_and_cache
     from engines.cache import current_device
     from engines.spec import load_spec
-    from engines.store import resolve_model
+    from engines.store import resolve_model, sha256_of
 
     frames = read_frames(args.frames, args.max_frames)
     dev = current_device()
@@ -99,7 +128,8 @@ def main(argv=None) -> int:
             for precision in ("fp32", "fp16"):
                 tol = args.tolerance if args.tolerance is not None else TOLERANCE[precision]
                 engine = build_and_cache(spec, onnx, precision, out_dir=Path(out))
-                with TensorRTBackend(spec, engine, precision=precision) as trt_backend:
+                with TensorRTBackend(spec, engine, precision=precision,
+                                     onnx_sha256=sha256_of(onnx)) as trt_backend:
                     got, trt_ms = timed(trt_backend, frames)
                 diff = float(np.abs(got - ref).max())
                 ok = diff <= tol

@@ -23,13 +23,30 @@ def _resize(img: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=interp)
 
 
+def letterbox_ratio(spec: InputSpec, width: int, height: int) -> float:
+    """Input pixels per image pixel when a ``width`` x ``height`` image is letterboxed."""
+    return min(spec.width / width, spec.height / height)
+
+
+def _letterbox(img: np.ndarray, spec: InputSpec, interp: int) -> np.ndarray:
+    """The image resized to fit at the top-left corner, the rest ``pad_value``, as YOLOX's
+    authors do it (their ``preproc``: int() of the scaled sizes, INTER_LINEAR, pad 114)."""
+    r = letterbox_ratio(spec, img.shape[1], img.shape[0])
+    w, h = int(img.shape[1] * r), int(img.shape[0] * r)
+    out = np.full((spec.height, spec.width, 3), spec.pad_value, np.uint8)
+    out[:h, :w] = cv2.resize(img, (w, h), interpolation=interp)
+    return out
+
+
 def preprocess(images: list[np.ndarray], spec: InputSpec) -> np.ndarray:
     """(N, 3, H, W) float32 from N BGR uint8 images of any size."""
     out = np.empty((len(images), 3, spec.height, spec.width), np.float32)
     interp = _INTERP[spec.resize]
     mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
     for i, img in enumerate(images):
-        if spec.resize_to:
+        if spec.letterbox:
+            img = _letterbox(img, spec, interp)
+        elif spec.resize_to:
             img = _resize(img, tuple(spec.resize_to), interp)
             if spec.crop == "center":
                 y0 = (img.shape[0] - spec.height) // 2

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcw.errors import ModelError
+from engines.errors import ModelError
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 
@@ -28,6 +28,10 @@ class InputSpec(_Frozen):
     layout: Literal["NCHW"] = "NCHW"
     color: Literal["BGR", "RGB"] = "BGR"
     resize: Literal["area", "linear"] = "area"
+    # Keep the aspect ratio: resize the image to fit, at the top-left corner, and fill the rest
+    # with pad_value (YOLOX's letterbox); False stretches it to the input size.
+    letterbox: bool = False
+    pad_value: float = Field(114.0, ge=0.0, le=255.0)
     # Resize to this (w, h) first, then crop to (width, height); None resizes straight to it.
     resize_to: Optional[tuple[int, int]] = None
     crop: Optional[Literal["center"]] = None
@@ -35,11 +39,19 @@ class InputSpec(_Frozen):
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     # A fixed batch size baked into the graph, or None when the batch axis is dynamic.
     batch: Optional[int] = Field(None, gt=0)
+    # The input's height and width can be rewritten to multiples of this (engines/input_size.py);
+    # None: the graph takes only its own size.
+    size_multiple: Optional[int] = Field(None, gt=0)
+    # The (width, height) fcw runs the model at when detector.input_size does not say; None:
+    # width x height, the graph's own.
+    run_size: Optional[tuple[int, int]] = None
 
 
 class OutputSpec(_Frozen):
-    decoder: Literal["fastestdet", "softmax"]
+    decoder: Literal["fastestdet", "yolox", "softmax"]
     shape: tuple[int, ...]
+    # Anchor-point strides of a multi-scale head (YOLOX), in input pixels.
+    strides: tuple[int, ...] = ()
 
 
 class ModelSpec(_Frozen):

@@ -1,5 +1,5 @@
-"""Finding model files: ``--models-dir``, ``FCW_MODELS_DIR``, the user cache, the models that
-ship in ``engines/models/``, then a download.
+"""Finding model files: ``--models-dir``, ``FCW_MODELS_DIR``, the models that ship in
+``engines/models/``, the user cache, then a download.
 
 Every file is checked against the spec's sha256 before use; a download is written to a temporary
 file beside its target and renamed only once its hash matches, so a cut connection never leaves a
@@ -14,12 +14,13 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
-from fcw.errors import ModelError
+from engines.errors import ModelError
 
 from .spec import ModelSpec
 
 ENV_VAR = "FCW_MODELS_DIR"
-#: models that ship inside the package (fcw's own, small ones), searched after the others.
+#: models that ship inside the package (fcw's own and the small permissive defaults, so that
+#: ``fcw run`` works offline), searched after the folders the user names.
 BUNDLED_DIR = Path(__file__).resolve().parent / "models"
 _CHUNK = 1 << 20
 
@@ -38,11 +39,17 @@ def sha256_of(path: Path) -> str:
 
 
 def search_dirs(models_dir: Optional[Path] = None) -> list[Path]:
-    dirs = [Path(models_dir)] if models_dir else []
+    """The folders searched, in order; a ``models_dir`` that is not a folder is an error (a
+    typo there would otherwise run whatever model the later folders hold)."""
+    dirs = []
+    if models_dir:
+        if not Path(models_dir).is_dir():
+            raise ModelError(f"--models-dir {models_dir}: no such folder")
+        dirs.append(Path(models_dir))
     if os.environ.get(ENV_VAR):
         dirs.append(Path(os.environ[ENV_VAR]))
-    dirs.append(user_cache_dir())
     dirs.append(BUNDLED_DIR)
+    dirs.append(user_cache_dir())
     return dirs
 
 
@@ -74,6 +81,8 @@ def resolve_model(spec: ModelSpec, models_dir: Optional[Path] = None, *,
     if not download or not spec.url:
         raise ModelError(f"model {spec.name!r} ({spec.file}) not found in {where}")
     target = user_cache_dir() / spec.file
+    # Folders this download creates, removed again if it fails: no empty cache is left behind.
+    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", dir=target.parent)
     os.close(fd)
@@ -89,9 +98,17 @@ def resolve_model(spec: ModelSpec, models_dir: Optional[Path] = None, *,
         raise
     except Exception as exc:
         raise ModelError(f"model {spec.name!r} not found in {where}, and downloading "
-                         f"{spec.url} failed: {exc}") from None
+                         f"{spec.url} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
+                         f"put {Path(spec.file).name} in a folder and pass --models-dir DIR "
+                         f"(or set {ENV_VAR}=DIR)") from None
     finally:
         tmp.unlink(missing_ok=True)
+        if not target.exists():
+            for d in created:  # deepest first
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
     return target
 
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from engines.backends import create_backend
+from engines.input_size import with_input_size
 from engines.spec import ModelSpec, load_spec
 from engines.store import resolve_model
 from fcw import __version__
 from fcw.config import Config
+from fcw.geometry import GeometryStage
 from fcw.lights.build import LightModels, build_light_stage, load_light_models
 from fcw.lights.prompts import LightPrompts
 from fcw.perception.detector import Detector
@@ -71,11 +73,14 @@ def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[D
                      "noise_px": gt.noise_px, "miss_rate": gt.miss_rate,
                      "false_rate": gt.false_rate, "seed": gt.seed}
     model_path = resolve_model(spec, options.models_dir)
-    backend = create_backend(options.backend or cfg.detector.backend, spec, model_path,
-                             threads=cfg.inference_threads())
+    run_spec, run_path = with_input_size(spec, model_path, cfg.detector.input_size)
+    backend = create_backend(options.backend or cfg.detector.backend, run_spec, run_path,
+                             threads=cfg.inference_threads(), int8=cfg.detector.int8)
     return Detector(backend, cfg.detector, cfg.camera), {
         "backend": backend.name, "model": spec.name, "model_file": str(model_path),
-        "model_sha256": spec.sha256}
+        "model_sha256": spec.sha256,
+        "model_input_size": [run_spec.input.width, run_spec.input.height],
+        **({"model_derived_file": str(run_path)} if run_path != model_path else {})}
 
 
 def build_pipeline(cfg: Config, options: RunOptions,
@@ -104,7 +109,8 @@ def build_pipeline(cfg: Config, options: RunOptions,
         if options.events:
             start = {"source": source.name, "fps": source.fps, "frame_count": source.frame_count,
                      "fcw_version": __version__, "host": platform.node(), **detector_info,
-                     "lights": lights_info, "config": cfg.to_record()}
+                     "lights": lights_info, "geometry_prior": geometry_prior(cfg),
+                     "config": cfg.to_record()}
             log = EventLog(options.events, start, cfg.output.fsync_warnings,
                            max_bytes=int(cfg.output.events_max_mb * 1024 * 1024),
                            keep=cfg.output.events_keep)
@@ -143,6 +149,17 @@ def build_pipeline(cfg: Config, options: RunOptions,
         tracker=Tracker(cfg.tracker, vehicles),
         risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale,
                        red_light_decel_factor=cfg.lights.red_light_decel_factor
-                       if cfg.lights.enabled else None),
+                       if cfg.lights.enabled else None, plausibility=cfg.plausibility),
         lights=lights, prompts=LightPrompts(cfg.lights, cfg.camera) if lights else None,
+        geometry=GeometryStage(cfg.camera, tuple(i for i, name in enumerate(spec.class_names)
+                                                 if name == "car"))
+        if cfg.camera.geometry.enabled else None,
         sinks=sinks, max_frames=options.max_frames, threaded=cfg.pipeline.threaded)
+
+
+def geometry_prior(cfg: Config) -> dict[str, Any]:
+    """What the geometry stage starts from, for the start record (fractions of the frame)."""
+    cam = cfg.camera
+    return {"vanishing_point_x": cam.vanishing_point_x, "vanishing_point_y": cam.vanishing_point_y,
+            "camera_height_m": cam.height_m or cam.geometry.prior_height_m,
+            "online": cam.geometry.enabled}

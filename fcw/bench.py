@@ -20,8 +20,8 @@ from fcw.types import FrameResult
 # Stages in the order a frame meets them: "read" decodes the video, "preprocess" resizes and
 # normalises for the model, "inference" is the model run alone, "postprocess" decodes its output
 # and merges the boxes ("detect" is those three), "draw" the annotation an overlay or recorder pays.
-STAGES = ("read", "preprocess", "inference", "postprocess", "detect", "lights", "track", "risk",
-          "draw")
+STAGES = ("read", "preprocess", "inference", "postprocess", "detect", "lights", "track",
+          "geometry", "risk", "draw")
 
 
 def machine() -> dict[str, Any]:
@@ -71,7 +71,8 @@ class BenchSink(Sink):
                 self.frame_ms.append((now - self._t_last) * 1e3)
                 self._cpu_last = time.process_time()
         self._t_last = now
-        if self._seen == self.warmup + 1:
+        # CPU time from the same frame as the first measured frame interval starts.
+        if self._seen == max(self.warmup, 1):
             self._cpu_first = time.process_time()
 
     def finish(self, summary: RunSummary) -> None:
@@ -109,6 +110,24 @@ class BenchSink(Sink):
         }
 
 
+def format_comparison(reports: list[dict[str, Any]]) -> str:
+    """One line per model of ``fcw bench --models``: the cost of each on the same source."""
+    lines = [(f"{'model':<12}{'input':>9}{'fps':>7}{'frame ms':>10}{'model ms':>10}"
+              f"{'model share':>13}{'CPU ms/frame':>14}")]
+    for r in reports:
+        share = r["non_inference_share"]
+        cpu = r.get("cpu_ms_per_frame")
+        lines.append(f"{r['model']:<12}{'x'.join(map(str, r.get('model_input_size', ()))):>9}"
+                     f"{r['fps']:>7.1f}{r['frame_ms']['median_ms']:>10.1f}"
+                     f"{r['stages'].get('inference', {}).get('median_ms', float('nan')):>10.1f}"
+                     f"{(f'{1 - share:.0%}' if share is not None else '-'):>13}"
+                     f"{(f'{cpu:.1f}' if cpu is not None else '-'):>14}")
+    lines.append("(model ms: median model run per frame, far crop included; model share: the part "
+                 "of the wall time in which the model runs; wall figures move with the machine's "
+                 "other load, CPU time per frame much less)")
+    return "\n".join(lines)
+
+
 def format_report(report: dict[str, Any]) -> str:
     m = report["machine"]
     lights = report.get("lights") or {}
@@ -125,7 +144,8 @@ def format_report(report: dict[str, Any]) -> str:
                  "frame = wall time per frame)")
     share = report["non_inference_share"]
     lines.append(f"{report['fps']:.1f} fps over {report['frames_measured']} frames; "
-                 + (f"non-inference {share:.0%} of the frame time; " if share is not None else "")
+                 + (f"model {1 - share:.0%}, non-inference {share:.0%} of the frame time; "
+                    if share is not None else "")
                  + f"peak RSS {report['peak_rss_mb']} MB")
     if report.get("cpu_ms_per_frame") is not None:
         lines.append(f"CPU time {report['cpu_ms_per_frame']:.1f} ms per frame, all threads "

@@ -6,7 +6,9 @@ import numpy as np
 
 def box_area(xyxy: np.ndarray) -> np.ndarray:
     xyxy = np.asarray(xyxy, dtype=float)
-    return np.clip(xyxy[..., 2] - xyxy[..., 0], 0, None) * np.clip(xyxy[..., 3] - xyxy[..., 1], 0, None)
+    w = np.clip(xyxy[..., 2] - xyxy[..., 0], 0, None)
+    h = np.clip(xyxy[..., 3] - xyxy[..., 1], 0, None)
+    return w * h
 
 
 def box_center(xyxy: np.ndarray) -> np.ndarray:
@@ -20,7 +22,7 @@ def box_diagonal(xyxy: np.ndarray) -> np.ndarray:
 
 
 def _intersection(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairwise intersection areas of two box sets, with the sets broadcast to (N, 1, 4), (1, M, 4)."""
+    """Pairwise intersection areas of two box sets, broadcast to (N, 1, 4) and (1, M, 4)."""
     a = np.asarray(a, dtype=float).reshape(-1, 4)[:, None, :]
     b = np.asarray(b, dtype=float).reshape(-1, 4)[None, :, :]
     iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)

@@ -11,17 +11,85 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from fcw.errors import EXIT_USAGE, FcwError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
-class ConfigError(Exception):
+class ConfigError(FcwError):
     """A configuration that cannot be used; the message is meant for the user as it is."""
+
+    exit_code = EXIT_USAGE
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GeometryConfig(_Section):
+    """The online horizon / vanishing-point estimate (fcw/geometry/); the camera's
+    ``vanishing_point_x/y`` and height are its prior."""
+
+    enabled: bool = True
+    # Camera height over the road used when camera.height_m is null (a windscreen dashcam).
+    prior_height_m: float = Field(1.3, gt=0.2, le=5.0)
+    # Vehicles give the horizon as y_bottom - (h / W) width: cars only, W this wide, nearly
+    # straight ahead (a car further aside shows its side, and its box is wider than its rear).
+    vehicle_width_m: float = Field(1.8, gt=0.5, le=4.0)
+    vehicle_max_lateral_m: float = Field(1.0, ge=0.0, le=5.0)
+    vehicle_min_width_px: float = Field(16.0, ge=1.0)
+    # Relative spread of car widths: one car's horizon is uncertain by this share of its rows
+    # below the horizon.
+    vehicle_width_rel_sigma: float = Field(0.1, gt=0.0, le=1.0)
+    # A near car's box bottom is its rear wheels, this far beyond its rear face (m); only cars
+    # narrower than max_width_frac of the frame (far enough for that to matter little) count.
+    vehicle_overhang_m: float = Field(0.9, ge=0.0, le=3.0)
+    vehicle_max_width_frac: float = Field(0.15, gt=0.0, le=1.0)
+    # Focal length as a fraction of the frame width when camera.focal_px is null (a 64 degree
+    # lens); only the overhang's small correction uses it.
+    prior_focal_frac: float = Field(0.8, gt=0.1, le=5.0)
+    # The lane-marking pass and the vehicle samples run this often (frame time), on the road
+    # part of the frame scaled to this width.
+    sample_interval_s: float = Field(0.25, gt=0.0, le=10.0)
+    work_width_px: int = Field(320, ge=64, le=1920)
+    lane_min_lean_deg: float = Field(8.0, ge=0.0, le=90.0)
+    lane_max_lean_deg: float = Field(75.0, ge=0.0, le=90.0)
+    # Lines further than this from the vanishing point (fraction of the frame width) are not lanes.
+    lane_inlier_frac: float = Field(0.03, gt=0.0, le=0.5)
+    # A lane sample counts when this share of the edge length found runs through its point.
+    lane_min_agreement: float = Field(0.5, ge=0.0, le=1.0)
+    # Samples older than this are forgotten; medians over them ignore transients (pitching
+    # under braking, a bump, a wrong box).
+    window_s: float = Field(30.0, gt=0.0, le=3600.0)
+    # One-sigma of the prior and the floors of the lane and vehicle estimates (their biases:
+    # a marking's width, the spread of car widths), as fractions of the frame height.
+    prior_sigma_frac: float = Field(0.05, gt=0.0, le=1.0)
+    lanes_floor_frac: float = Field(0.005, gt=0.0, le=1.0)
+    vehicles_floor_frac: float = Field(0.01, gt=0.0, le=1.0)
+    # A mount does not move: the estimate follows the evidence at most this fast (frame
+    # heights per second) and never strays further than max_offset_frac from the prior.
+    max_rate_frac_per_s: float = Field(0.05, gt=0.0, le=1.0)
+    max_offset_frac: float = Field(0.25, ge=0.0, le=1.0)
+    # The corridor bends with the road as the lane markings show it: the median over this
+    # time, its far end at most this far aside (fraction of the width).
+    bend_window_s: float = Field(2.0, gt=0.0, le=60.0)
+    max_bend_offset_frac: float = Field(0.15, ge=0.0, le=1.0)
+    # A bend that moves the corridor's centre less than this (fraction of the width) 5% of the
+    # frame height under the horizon is the lane pass's noise: the road is taken as straight.
+    min_bend_offset_frac: float = Field(0.015, ge=0.0, le=1.0)
+    # A "geometry" event when the estimate has moved this far (fraction of the frame height)
+    # since the last one; the far crop is moved when the vanishing point has moved this far.
+    event_shift_frac: float = Field(0.01, gt=0.0, le=1.0)
+    crop_shift_frac: float = Field(0.02, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _leans_ordered(self) -> "GeometryConfig":
+        if self.lane_min_lean_deg >= self.lane_max_lean_deg:
+            raise ValueError(f"lane_min_lean_deg ({self.lane_min_lean_deg}) must be below "
+                             f"lane_max_lean_deg ({self.lane_max_lean_deg})")
+        return self
 
 
 class CameraConfig(_Section):
@@ -32,6 +100,8 @@ class CameraConfig(_Section):
     height_m: Optional[float] = Field(None, gt=0.0, le=10.0)
     focal_px: Optional[float] = Field(None, gt=0.0)
     ego_speed_mps: Optional[float] = Field(None, ge=0.0, le=100.0)
+    # The prior above, refined online from the video.
+    geometry: GeometryConfig = GeometryConfig()
 
 
 class NmsConfig(_Section):
@@ -49,13 +119,22 @@ class FarCropConfig(_Section):
 
 
 class DetectorConfig(_Section):
-    model: str = "fastestdet"
+    model: str = "yolox_nano"
     backend: Literal["auto", "onnxruntime", "tensorrt"] = "auto"
+    # The model's input (width, height) in pixels; None: the model spec's run size (YOLOX-Nano
+    # 416x256), else its graph's own. Another size runs a derived copy of the graph
+    # (engines/input_size.py).
+    input_size: Optional[tuple[PositiveInt, PositiveInt]] = None
     score_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    # Traffic-light boxes are kept from this lower score on: the lights stage judges each one.
+    light_score_threshold: float = Field(0.15, ge=0.0, le=1.0)
     min_box_px: float = Field(6.0, ge=0.0)
     nms: NmsConfig = NmsConfig()
     far_crop: FarCropConfig = FarCropConfig()
     threads: int = Field(0, ge=0, le=64)
+    # Run the model's cached INT8 form (fcw build-engine --int8; on the CPU with --backend
+    # onnxruntime), which was kept only if it agreed with fp32 on held-out frames.
+    int8: bool = False
 
 
 class PipelineConfig(_Section):
@@ -89,9 +168,9 @@ class TrackerConfig(_Section):
 
 class LeadScaleConfig(_Section):
     # Measure the lead's scale by aligning its image with a key image of it (fcw/risk/scale.py)
-    # instead of from box widths alone; the box-based rate seeds it for each new lead. On the
-    # rendered NHTSA scenarios it cut the median TTC error with the real detector from 14% to 8%
-    # at 1-3 s and from 24% to 7% at 3-6 s (tests/test_ttc_accuracy.py prints the figures).
+    # instead of from box widths alone; the box-based rate seeds it for each new lead. Box
+    # widths wander by a few percent a frame while a far car grows by under 1%: the TTC errors
+    # both ways are measured by tests/test_ttc_accuracy.py (run with -s), not copied here.
     enabled: bool = True
     # One-sigma error of one alignment, in pixels of the lead's width: ln(scale) is measured to
     # alignment_noise_px / width, but never better than min_measurement_noise.
@@ -131,11 +210,53 @@ class WarningConfig(_Section):
     sigma_k: float = Field(0.5, ge=0.0, le=5.0)
     max_sigma_frac: float = Field(0.25, gt=0.0, le=10.0)
     min_closing_rate_per_s: float = Field(0.02, ge=0.0)
+    # A track younger than this (frame time since its first detection) raises nothing: its
+    # filter has not seen enough of the box to measure a rate (~0.3-0.5 s at 25-30 fps).
+    min_track_age_s: float = Field(0.5, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> "WarningConfig":
         if self.warning_ttc_s > self.caution_ttc_s:
             raise ValueError("warning_ttc_s must not exceed caution_ttc_s")
+        return self
+
+
+class PlausibilityConfig(_Section):
+    """When the lead is a physically plausible vehicle (fcw/risk/plausibility.py); only such a
+    lead raises a warning."""
+
+    # The detector must have matched the lead within this much frame time (a track coasting on
+    # its prediction and the image alignment alone may be on the road's texture).
+    max_unmatched_s: float = Field(0.15, ge=0.0, le=5.0)
+    # A box within this fraction of the frame's width (height) of its left/right (top/bottom)
+    # edge is cut by it: its width and bottom row say nothing about the vehicle.
+    edge_margin_frac: float = Field(0.01, ge=0.0, le=0.25)
+    # Physical width h * w / (y_bottom - y_horizon) of a car ... a lorry (m); the detector's
+    # boxes are this fraction looser or tighter than the vehicle.
+    min_width_m: float = Field(1.4, gt=0.0, le=5.0)
+    max_width_m: float = Field(2.6, gt=0.0, le=10.0)
+    box_width_tolerance_frac: float = Field(0.15, ge=0.0, le=1.0)
+    # Camera height when camera.height_m is not set (a car's windscreen, m).
+    default_camera_height_m: float = Field(1.3, gt=0.0, le=10.0)
+    # Uncertainty of the horizon row when only the config's vanishing point is known, as a
+    # fraction of the frame height (dashcams are pitched by several degrees), and how many
+    # sigma of it the width check allows.
+    prior_horizon_sigma_frac: float = Field(0.06, ge=0.0, le=0.5)
+    horizon_k_sigma: float = Field(2.0, ge=0.0, le=10.0)
+    # The scale-rate estimates (box width, bottom edge, image alignment) disagree when their
+    # reduced chi-square exceeds this squared: such a reading raises nothing.
+    max_rate_disagreement_sigma: float = Field(3.0, gt=0.0, le=100.0)
+    # The box width's and bottom edge's rates are parabolas fitted over this much frame time of
+    # the lead's detected boxes, each box edge with at least hypot(box_noise_px, box_noise_frac
+    # * width) of one-sigma noise (a detector's box wanders by a few per cent of its size).
+    rate_window_s: float = Field(1.0, gt=0.0, le=10.0)
+    box_noise_px: float = Field(2.0, gt=0.0, le=100.0)
+    box_noise_frac: float = Field(0.03, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PlausibilityConfig":
+        if self.min_width_m >= self.max_width_m:
+            raise ValueError("min_width_m must be below max_width_m")
         return self
 
 
@@ -201,6 +322,9 @@ class LightsConfig(_Section):
     crop_weight: float = Field(0.65, ge=0.0, le=1.0)
     # Lamp blobs classified per frame, the largest first (a warm one gives two boxes).
     max_blobs: int = Field(16, ge=1, le=256)
+    # Smallest lit lamp looked for (px across); a head is about 4.6 lamps tall, so 1.5 px finds
+    # 7 px heads.
+    min_lamp_px: float = Field(1.5, ge=1.0, le=20.0)
     # A proposal is a lit head when its crop's P(lit) = 1 - P(off) reaches this.
     min_lit_prob: float = Field(0.5, ge=0.0, le=1.0)
     # Governing light: weight = P(lit) * Gaussian of the horizontal offset from the vanishing
@@ -214,11 +338,21 @@ class LightsConfig(_Section):
     persistence_bonus: float = Field(1.0, ge=0.0, le=10.0)
     persistence_s: float = Field(0.5, ge=0.0, le=10.0)
     min_governing_score: float = Field(0.05, ge=0.0, le=1.0)
+    # The heads that may govern: weight at least pool_frac of the heaviest's. A state governs
+    # when it has agree_share of their weight; below that the heads disagree: state "unknown".
+    pool_frac: float = Field(0.5, gt=0.0, le=1.0)
+    # A lit head's centre must be this many of its own heights above the horizon (a head hangs
+    # 1.5-4 head heights up; vehicle lights sit at or below the horizon).
+    min_elevation_heads: float = Field(1.0, ge=-10.0, le=10.0)
+    agree_share: float = Field(0.6, gt=0.5, le=1.0)
     # Smoothing: EMA time constant of the fused probabilities; a new state must lead with at
     # least enter_prob for debounce_frames frames (none_debounce_frames to fall back to none).
-    smoothing_tau_s: float = Field(0.25, gt=0.0, le=10.0)
+    # Together: a change shows within 0.3 s (0.13-0.23 s at 30 fps, 0.2-0.3 s at 10 fps, the
+    # later with the frame classifier still on the old state), and a blip of 4 frames at 30 fps
+    # or 2 at 10 fps never shows.
+    smoothing_tau_s: float = Field(0.15, gt=0.0, le=10.0)
     enter_prob: float = Field(0.5, ge=0.0, le=1.0)
-    debounce_frames: int = Field(3, ge=1, le=300)
+    debounce_frames: int = Field(2, ge=1, le=300)
     none_debounce_frames: int = Field(10, ge=1, le=300)
     # Prompts (events of their own type): "red_light_ahead" when the state turns red,
     # "light_turned_green" when the ego stands at a green light and the lead has moved off.
@@ -245,6 +379,7 @@ class Config(_Section):
     corridor: CorridorConfig = CorridorConfig()
     lead_scale: LeadScaleConfig = LeadScaleConfig()
     warning: WarningConfig = WarningConfig()
+    plausibility: PlausibilityConfig = PlausibilityConfig()
     output: OutputConfig = OutputConfig()
     alert: AlertConfig = AlertConfig()
     lights: LightsConfig = LightsConfig()

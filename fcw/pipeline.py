@@ -1,4 +1,4 @@
-"""The per-frame loop: source -> detector -> tracker -> risk -> sinks.
+"""The per-frame loop: source -> detector -> tracker -> geometry -> risk -> sinks.
 
 The stages are injected, so tests and tools can pass their own (a ground-truth "detector", a
 source whose reads they control, a sink that collects results). Every stage reads time from the
@@ -15,7 +15,13 @@ from typing import Any, ContextManager, Iterable, Optional, Protocol, Sequence
 from fcw.prefetch import Ahead, ReadAhead, is_staged, read_in_turn
 from fcw.sinks.base import RunSummary, Sink
 from fcw.sources.base import FrameSource
-from fcw.types import Detections, Event, Frame, FrameResult, Risk, Tracks, TrafficLight
+from fcw.types import (CameraGeometry, Detections, Event, Frame, FrameResult, Risk, Tracks,
+                       TrafficLight)
+
+#: The far crop follows the geometry estimate of frame n from frame n + CROP_LAG_FRAMES on: by
+#: then no worker has prepared that frame yet (fcw/prefetch.py holds at most three frames beyond
+#: the one the loop is on), so threaded and sequential replays crop the same windows.
+CROP_LAG_FRAMES = 4
 
 
 class DetectorStage(Protocol):
@@ -32,8 +38,19 @@ class TrackerStage(Protocol):
     def update(self, t_s: float, detections: Detections) -> Tracks: ...
 
 
+class GeometryStageProto(Protocol):
+    """The online horizon / vanishing point (fcw/geometry/)."""
+
+    def update(self, frame: Frame, tracks: Tracks) -> CameraGeometry: ...
+
+    def take_events(self) -> list[Event]: ...
+
+    def crop_centre_px(self) -> tuple[float, float] | None: ...
+
+
 class RiskStageProto(Protocol):
-    # Called with ``light=`` only when a lights stage runs.
+    # Called with ``light=`` only when a lights stage runs, ``geometry=`` when a geometry
+    # stage does.
     def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]: ...
 
 
@@ -49,6 +66,7 @@ class Pipeline:
     detector: DetectorStage
     tracker: Optional[TrackerStage] = None
     risk: Optional[RiskStageProto] = None
+    geometry: Optional[GeometryStageProto] = None
     lights: Optional[LightStage] = None
     prompts: Optional[LightPromptStage] = None
     sinks: Sequence[Sink] = ()
@@ -76,7 +94,9 @@ class Pipeline:
             detections = self.detector.decode(frame, raw)  # type: ignore[attr-defined]
         t1 = time.perf_counter()
         ms["detect"] = (t1 - t0) * 1e3
-        tracks, risk, events, light = Tracks.empty(), Risk(), [], TrafficLight()
+        tracks, risk, light = Tracks.empty(), Risk(), TrafficLight()
+        events: list[Event] = []
+        geometry: CameraGeometry | None = None
         if self.lights is not None:
             light, events = self.lights.update(frame, detections)
             t_l = time.perf_counter()
@@ -86,9 +106,18 @@ class Pipeline:
             tracks = self.tracker.update(frame.t_s, detections)
             t2 = time.perf_counter()
             ms["track"] = (t2 - t1) * 1e3
+            if self.geometry is not None:
+                geometry = self.geometry.update(frame, tracks)
+                events = [*events, *self.geometry.take_events()]
+                self._follow_vanishing_point(frame)
+                t_g = time.perf_counter()
+                ms["geometry"] = (t_g - t2) * 1e3
+                t2 = t_g
             if self.risk is not None:
-                light_arg = {"light": light} if self.lights is not None else {}
-                risk, risk_events = self.risk.update(frame, tracks, **light_arg)
+                kwargs: dict[str, Any] = {"light": light} if self.lights is not None else {}
+                if geometry is not None:
+                    kwargs["geometry"] = geometry
+                risk, risk_events = self.risk.update(frame, tracks, **kwargs)
                 events = [*events, *risk_events]
                 t3 = time.perf_counter()
                 ms["risk"] = (t3 - t2) * 1e3
@@ -101,7 +130,16 @@ class Pipeline:
         ms.update(parts)
         if raw is not None:
             ms["detect"] = sum(parts.values())
-        return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light, read_done)
+        return FrameResult(frame, detections, tracks, risk, tuple(events), ms, light, read_done,
+                           geometry=geometry)
+
+    def _follow_vanishing_point(self, frame: Frame) -> None:
+        """Tell the detector where the far crop goes from CROP_LAG_FRAMES frames on, when the
+        geometry stage has moved it (a detector without a far crop is not told)."""
+        centre = self.geometry.crop_centre_px() if self.geometry is not None else None
+        tell = getattr(self.detector, "set_vanishing_point", None)
+        if centre is not None and tell is not None:
+            tell(*centre, from_index=frame.index + CROP_LAG_FRAMES)
 
     def run(self) -> RunSummary:
         """Process the source to its end, ``max_frames`` or ``stop``; sinks always get ``finish``."""

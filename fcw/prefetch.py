@@ -14,8 +14,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Protocol
+from typing import Any, Optional, Protocol, cast
 
 from fcw.sources.base import FrameSource
 from fcw.types import Detections, Frame
@@ -93,7 +94,7 @@ class ReadAhead:
         self._may_read = threading.Semaphore(1)
         self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> "ReadAhead":
+    def __enter__(self) -> ReadAhead:
         model, read = WORKER_THREADS
         self._threads = [threading.Thread(target=self._read, name=read, daemon=True),
                          threading.Thread(target=self._model, name=model, daemon=True)]
@@ -164,7 +165,8 @@ class ReadAhead:
             if item is _END or isinstance(item, _Failed):
                 self._put(self._ran, item)
                 return
-            ahead, prepared = item  # type: ignore[misc]
+            # neither the end nor a failure: the (frame read, model input) pair _read put
+            ahead, prepared = cast("tuple[Ahead, Any]", item)
             try:
                 raw = self.detector.run(prepared)
             except BaseException as exc:

@@ -102,6 +102,9 @@ class Tracks:
     scale_rate_per_s: (N,) float64, d ln(w) / dt from the filter (1/s; > 0 while the box grows).
     scale_rate_var: (N,) float64, its variance from the filter covariance (1/s^2).
     scale_accel_per_s2: (N,) float64, d^2 ln(w) / dt^2 (1/s^2), for the second-order TTC.
+    age_s: (N,) float64, frame time since the track's first detection (s), or None when unknown.
+    since_match_s: (N,) float64, frame time since a detection last matched it (s; 0 while the
+        detector sees it, > 0 while it coasts), or None when unknown.
     """
 
     track_id: np.ndarray
@@ -112,6 +115,8 @@ class Tracks:
     scale_rate_per_s: np.ndarray
     scale_rate_var: np.ndarray
     scale_accel_per_s2: np.ndarray
+    age_s: np.ndarray | None = None
+    since_match_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_id)
@@ -119,6 +124,9 @@ class Tracks:
         for name in ("score", "class_id", "confirmed", "scale_rate_per_s", "scale_rate_var",
                      "scale_accel_per_s2"):
             _check_rows(f"Tracks.{name}", getattr(self, name), n)
+        for name in ("age_s", "since_match_s"):
+            if getattr(self, name) is not None:
+                _check_rows(f"Tracks.{name}", getattr(self, name), n)
 
     @classmethod
     def empty(cls) -> "Tracks":
@@ -149,6 +157,9 @@ class CameraGeometry:
     horizon_sigma_px: one-sigma uncertainty of ``horizon_y_px`` (pixels).
     source: what the estimate rests on now: "prior", "lanes", "vehicles", "motion" or a
         "+"-joined combination.
+    bend_px2: how the road ahead bends (px^2; > 0 turning right): its centre at image row y
+        lies ``bend_px2 / (y - horizon)`` beside the straight line to the vanishing point
+        (fcw/geometry/ground.py); 0 for a straight road.
     """
 
     horizon_y_px: float
@@ -157,10 +168,11 @@ class CameraGeometry:
     roll_rad: float = 0.0
     horizon_sigma_px: float = 0.0
     source: str = "prior"
+    bend_px2: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("horizon_y_px", "vp_x_px", "camera_height_m", "roll_rad",
-                     "horizon_sigma_px"):
+                     "horizon_sigma_px", "bend_px2"):
             if not np.isfinite(getattr(self, name)):
                 raise ValueError(f"CameraGeometry.{name} must be finite, got {getattr(self, name)}")
         if self.camera_height_m <= 0:
@@ -169,6 +181,14 @@ class CameraGeometry:
     def horizon_y_at(self, x_px: float) -> float:
         """The horizon's row at image column ``x_px`` (the roll tilts it)."""
         return self.horizon_y_px + float(np.tan(self.roll_rad)) * (x_px - self.vp_x_px)
+
+    def to_record(self) -> dict[str, Any]:
+        """The estimate as the events file writes it (pixels, degrees)."""
+        return {"horizon_y_px": round(self.horizon_y_px, 1), "vp_x_px": round(self.vp_x_px, 1),
+                "roll_deg": round(float(np.degrees(self.roll_rad)), 2),
+                "horizon_sigma_px": round(self.horizon_sigma_px, 1),
+                "camera_height_m": self.camera_height_m, "bend_px2": round(self.bend_px2),
+                "source": self.source}
 
 
 class WarningLevel(enum.IntEnum):
@@ -191,6 +211,12 @@ class Risk:
     ttc2_s: second-order TTC using the scale acceleration (s), None when not closing.
     level: the debounced warning level shown to the driver.
     range_m / closing_speed_mps / headway_s: only when the camera geometry (and ego speed) is known.
+    plausible: the lead passed every check of fcw/risk/plausibility.py (detector support, age,
+        inside the frame, a vehicle's width on the road, its scale rates agreeing); only a
+        plausible lead can raise a level. False when there is no lead.
+    implausible_reason: the first check the lead failed ("coasting", "young_track",
+        "cut_by_edge", "not_vehicle_width", "rates_disagree", "no_rate", "unconfirmed_rate"),
+        None when plausible or no lead.
     """
 
     lead_id: int | None = None
@@ -201,6 +227,8 @@ class Risk:
     range_m: float | None = None
     closing_speed_mps: float | None = None
     headway_s: float | None = None
+    plausible: bool = False
+    implausible_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +251,10 @@ class LightState(str, enum.Enum):
     RED = "red"
     YELLOW = "yellow"
     GREEN = "green"
+    # Heads that could each govern the ego lane show different states: fcw does not guess
+    # (the traffic_light event lists the candidates). Last, so that the first four keep their
+    # positions in the classifiers' probability vectors.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -232,18 +264,25 @@ class TrafficLight:
     state: the smoothed state (it changes only after agreement over several frames).
     confidence: in [0, 1], of ``state``.
     xyxy: (4,) float32 box of the governing light in frame pixels, or None when the state comes
-        from the whole-frame classifier alone or no light is seen.
+        from the whole-frame classifier alone, no light is seen, or the heads disagree.
+    heads_xyxy: (N, 4) float32, every lit head found in this frame (pixels), governing or not.
+    heads_state: (N,) the state each of those heads shows (one of red, yellow, green).
     """
 
     state: LightState = LightState.NONE
     confidence: float = 0.0
     xyxy: np.ndarray | None = field(default=None, repr=False)
+    heads_xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32),
+                                   repr=False)
+    heads_state: tuple[LightState, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"TrafficLight.confidence must be in [0, 1], got {self.confidence}")
         if self.xyxy is not None and np.shape(self.xyxy) != (4,):
             raise ValueError(f"TrafficLight.xyxy must have shape (4,), got {np.shape(self.xyxy)}")
+        _check_rows("TrafficLight.heads_xyxy", np.asarray(self.heads_xyxy), len(self.heads_state),
+                    (4,))
 
 
 @dataclass(frozen=True)
@@ -260,3 +299,5 @@ class FrameResult:
     #: ``time.perf_counter()`` when the frame left the source, for latency figures only: the
     #: stages run on frame time.
     read_done: float = 0.0
+    #: the geometry stage's estimate for this frame, None when it does not run.
+    geometry: CameraGeometry | None = None

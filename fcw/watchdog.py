@@ -14,8 +14,9 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from fcw.prefetch import WORKER_THREADS
 from fcw.sinks.base import RunSummary, Sink
@@ -76,7 +77,7 @@ class Watchdog(Sink):
         self._thread: Optional[threading.Thread] = None
         self._watched = threading.get_ident()
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         # The pipeline enters its sinks on the thread that runs the frames: that one is watched.
         self._watched = threading.get_ident()
         with self._lock:

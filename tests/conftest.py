@@ -91,18 +91,26 @@ def dlib_image(shared_dir: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory):
-    """``rendered(name) -> Path`` of the scenario's video (labels beside it), rendered once."""
-    from fcw.scenarios.render import render_scenario
+def scenario_cache_dir(tmp_path_factory) -> Path:
+    """Where rendered scenarios are kept: ``$FCW_SCENARIO_CACHE`` if set (kept between runs; a
+    clip rendered by other renderer code is never reused), else one folder per test run that
+    the xdist workers share (their own temporary folders sit side by side in it)."""
+    env = os.environ.get("FCW_SCENARIO_CACHE")
+    if env:
+        return Path(env)
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "scenario-cache"
 
-    out = tmp_path_factory.mktemp("scenarios")
-    cache: dict[str, Path] = {}
 
-    def get(name: str) -> Path:
-        if name not in cache:
-            video = out / f"{name}.mp4"
-            render_scenario(name, video, fps=30.0, seed=0)
-            cache[name] = video
-        return cache[name]
+@pytest.fixture(scope="session")
+def rendered(scenario_cache_dir: Path):
+    """``rendered(name, camera="centred", seed=0, fps=30.0, size=(1280, 720)) -> Path`` of the
+    scenario's video (labels beside it), rendered once per test run for every module and worker."""
+    from fcw.scenarios.render import render_cached
+
+    def get(name: str, camera: str = "centred", seed: int = 0, fps: float = 30.0,
+            size: tuple[int, int] = (1280, 720)) -> Path:
+        return render_cached(name, scenario_cache_dir, camera=camera, seed=seed, fps=fps,
+                             width=size[0], height=size[1])
 
     return get

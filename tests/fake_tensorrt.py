@@ -53,6 +53,13 @@ class FakeNetwork:
     def get_input(self, i: int) -> FakeTensor:
         return self.inputs[i]
 
+    @property
+    def num_outputs(self) -> int:
+        return len(self.outputs)
+
+    def get_output(self, i: int) -> FakeTensor:
+        return self.outputs[i]
+
 
 class FakeParser:
     def __init__(self, network: FakeNetwork, logger: FakeLogger, trt: "FakeTensorRT") -> None:

@@ -7,10 +7,13 @@ import pytest
 
 import engines.backends as backends
 from engines.backends import TENSORRT_HINT, create_backend, tensorrt_usable
+from engines.backends.base import check_io_shapes
 from engines.backends.onnxruntime import OnnxRuntimeBackend
+from engines.backends.trt_env import tensorrt_unavailable_reason
+from engines.errors import BackendUnavailable, EngineError, ModelError
 from engines.preprocess import preprocess
 from engines.spec import load_spec
-from fcw.errors import BackendUnavailable, FcwError, ModelError
+from fcw.errors import FcwError
 
 
 def _rng_image(h, w, seed=0):
@@ -46,6 +49,17 @@ def test_tensorrt_without_tensorrt_says_what_to_install(fd_spec, fd_onnx):
     assert "\n" not in msg
     assert "install" in msg and "TensorRT" in msg and "pycuda" in msg
     assert "onnxruntime" in msg  # the way out
+    assert "cannot import tensorrt" in msg  # and why, not only what
+
+
+@pytest.mark.skipif(_tensorrt_importable(), reason="TensorRT is installed here")
+def test_tensorrt_usable_says_why_not(caplog):
+    reason = tensorrt_unavailable_reason()
+    assert reason is not None and reason.startswith("cannot import tensorrt (")
+    assert "ModuleNotFoundError" in reason and "\n" not in reason
+    with caplog.at_level("INFO", logger="engines.backends.trt_env"):
+        assert tensorrt_usable() is False
+    assert any(reason in r.getMessage() for r in caplog.records)
 
 
 def test_tensorrt_unusable_forced(monkeypatch, fd_spec, fd_onnx):
@@ -68,8 +82,16 @@ def test_auto_without_tensorrt_is_onnxruntime(fd_spec, fd_onnx):
 
 
 def test_unknown_backend(fd_spec, fd_onnx):
-    with pytest.raises(FcwError, match="openvino"):
+    with pytest.raises(BackendUnavailable, match="openvino"):
         create_backend("openvino", fd_spec, fd_onnx)  # type: ignore[arg-type]
+
+
+def test_engine_errors_are_fcw_errors():
+    # The fcw command prints any FcwError as one line with its exit code; engines' errors are
+    # raised below fcw and must be among them.
+    assert FcwError is EngineError
+    assert issubclass(ModelError, FcwError) and issubclass(BackendUnavailable, FcwError)
+    assert ModelError("x").exit_code == 1
 
 
 # --- signature check ---------------------------------------------------------------------------
@@ -82,7 +104,8 @@ def test_wrong_input_shape_refused(fd_spec, nexar_onnx):
 
 
 def test_wrong_output_shape_refused(fd_spec, fd_onnx):
-    spec = fd_spec.model_copy(update={"output": fd_spec.output.model_copy(update={"shape": (85, 11, 11)})})
+    output = fd_spec.output.model_copy(update={"shape": (85, 11, 11)})
+    spec = fd_spec.model_copy(update={"output": output})
     with pytest.raises(ModelError) as e:
         OnnxRuntimeBackend(spec, fd_onnx)
     assert str(fd_onnx) in str(e.value) and "output" in str(e.value)
@@ -100,6 +123,36 @@ def test_not_an_onnx_file_refused(fd_spec, tmp_path):
     with pytest.raises(ModelError) as e:
         OnnxRuntimeBackend(fd_spec, bad)
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_one_shape_check_for_every_backend(fd_spec, nexar_spec):
+    where = "m.onnx"
+    check_io_shapes(where, fd_spec, "input.1", [1, 3, 352, 352], [1, 85, 22, 22])
+    check_io_shapes(where, nexar_spec, "data", ["n", 3, 227, 227], [None, 3])  # ONNX Runtime
+    check_io_shapes(where, nexar_spec, "data", (-1, 3, 227, 227), (-1, 3))  # TensorRT
+    with pytest.raises(ModelError) as e:
+        check_io_shapes(where, fd_spec, "input.1", [1, 3, 416, 416], [1, 85, 22, 22])
+    assert str(e.value) == ("m.onnx: input input.1 has shape [1, 3, 416, 416], model "
+                            "'fastestdet' expects input.1 [1, 3, 352, 352]")
+    with pytest.raises(ModelError, match=r"input images has shape \[1, 3, 352, 352\]"):
+        check_io_shapes(where, fd_spec, "images", [1, 3, 352, 352], [1, 85, 22, 22])
+    with pytest.raises(ModelError, match=r"input.1 has shape \[-1, 3, 352, 352\]"):
+        check_io_shapes(where, fd_spec, "input.1", [-1, 3, 352, 352], [1, 85, 22, 22])
+    with pytest.raises(ModelError) as e:
+        check_io_shapes(where, nexar_spec, "data", [-1, 3, 227, 227], [-1, 4], "prob")
+    assert str(e.value) == "m.onnx: output prob has shape [-1, 4], model 'nexar_tl' expects [N, 3]"
+
+
+def test_yolox_runs_with_its_row_output(models_dir):
+    spec = load_spec("yolox_nano")
+    path = models_dir / spec.file
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    with OnnxRuntimeBackend(spec, path) as be:
+        out = be.infer([_rng_image(720, 1280, 4), _rng_image(360, 640, 5)])
+    # 52x52 + 26x26 + 13x13 anchor points at 416x416 (shared/README.md), 85 values each
+    assert out.shape == (2, 52 * 52 + 26 * 26 + 13 * 13, 85)
+    assert ((out[..., 4:] >= 0) & (out[..., 4:] <= 1)).all()  # sigmoids in the export
 
 
 def test_nexar_classifier_runs_with_its_own_spec(nexar_onnx):
@@ -145,7 +198,8 @@ def test_preprocess_large_area_reduction_matches_opencv_area(fd_spec, highway_im
         x = preprocess([img], fd_spec.input)[0] * 255.0
         ref = cv2.resize(img, (352, 352), interpolation=cv2.INTER_AREA).astype(np.float32)
         diff = np.abs(x - ref.transpose(2, 0, 1))
-        assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 5.0, (diff.mean(), np.percentile(diff, 99))
+        p99 = np.percentile(diff, 99)
+        assert diff.mean() < 0.5 and p99 <= 5.0, (diff.mean(), p99)
 
 
 def test_preprocess_fastestdet_channel_order_and_scale(fd_spec):

@@ -133,6 +133,9 @@ def test_killed_batch_resumes_only_what_is_missing(resumed):
 
 
 def test_every_output_of_the_batch(resumed, fleet):
+    from fcw.batch.runner import load_batch_config
+
+    default_model = load_batch_config().detector.model
     out = resumed["out"]
     summaries = _summaries(out)
     assert len(summaries) == 4
@@ -150,7 +153,7 @@ def test_every_output_of_the_batch(resumed, fleet):
         warnings = [r["t"] for r in records if r["type"] == "fcw" and r["level"] == "warning"]
         assert s["warnings"] == len(warnings) and s["warning_times_s"] == warnings
         assert s["light_changes"] == sum(r["type"] == "traffic_light" for r in records)
-        assert s["model"] == "fastestdet" and s["model_sha256"] == start["model_sha256"]
+        assert s["model"] == default_model and s["model_sha256"] == start["model_sha256"]
         assert s["backend"] == start["backend"] == "onnxruntime"
         rows = (d / "tracks.txt").read_text().splitlines()
         assert rows and all(len(r.split(",")) == 10 for r in rows)
@@ -209,7 +212,7 @@ def test_complete_batch_reruns_without_ray_until_its_key_changes(resumed, fleet,
 
     cfg = load_batch_config()
     late = cfg.model_copy(update={"warning": cfg.warning.model_copy(update={"warning_ttc_s": 1.0})})
-    model = model_identity(load_spec("fastestdet"))
+    model = model_identity(load_spec(cfg.detector.model))
     drive = expand_drives([scenes / "steady_follow.mp4"])[0]
     key = resume_key(config_sha256(cfg), model, drive_identity(drive))
     assert is_complete(out, drive, key)

@@ -7,17 +7,18 @@ import pytest
 from fake_tensorrt import make_fakes
 
 from engines.calibrator import (INT8_MIN_AGREEMENT, CalibrationBatches, check_agreement,
-                                detection_agreement, list_images, make_entropy_calibrator,
-                                split_holdout)
+                                decode_for, detection_agreement, frames_key,
+                                make_entropy_calibrator, split_holdout, top_class)
+from engines.errors import ModelError
 from engines.preprocess import preprocess
 from engines.spec import load_spec
-from fcw.errors import ModelError, SourceError
 from fcw.types import Detections
 
 
 @pytest.fixture(scope="module")
-def image_dir(shared_dir, highway_images):  # highway_images: skips when the stills are absent
-    return shared_dir / "data" / "udacity-vehicle-detection" / "test_images"
+def stills(highway_images):
+    """The six Udacity highway stills, in name order (test1 ... test6)."""
+    return [highway_images[name] for name in sorted(highway_images)]
 
 
 @pytest.fixture(scope="module")
@@ -25,51 +26,77 @@ def fd_input():
     return load_spec("fastestdet").input
 
 
-def test_holdout_split_is_every_fifth_sorted(image_dir):
-    paths = list_images(image_dir)
-    assert [p.name for p in paths] == [f"test{i}.jpg" for i in range(1, 7)]
-    calib, holdout = split_holdout(list(reversed(paths)))
-    assert [p.name for p in holdout] == ["test5.jpg"]
-    assert [p.name for p in calib] == ["test1.jpg", "test2.jpg", "test3.jpg", "test4.jpg", "test6.jpg"]
-    with pytest.raises(SourceError, match="at least 5 images"):
-        split_holdout(paths[:4])
+class CountingFrames:
+    """A sequence that loads on access, as fcw's frame readers may: counts what was read."""
+
+    def __init__(self, frames):
+        self.frames, self.reads = frames, []
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __getitem__(self, i):
+        self.reads.append(i)
+        return self.frames[i]
 
 
-def test_batches_sizes_order_and_dropped_tail(image_dir, fd_input, highway_images):
-    calib, _ = split_holdout(list_images(image_dir))
+def test_holdout_split_is_every_fifth_in_order():
+    calib, holdout = split_holdout(list("abcdefghijk"))
+    assert list(holdout) == ["e", "j"]
+    assert list(calib) == list("abcdfghik")
+    assert list(calib[2:4]) == ["c", "d"]
+    with pytest.raises(ModelError, match="at least 5 frames"):
+        split_holdout(list("abcd"))
+
+
+def test_split_and_batches_read_frames_only_when_needed(stills, fd_input):
+    frames = CountingFrames(stills)
+    calib, holdout = split_holdout(frames)
+    assert frames.reads == []  # splitting reads nothing
+    batches = CalibrationBatches(calib, fd_input, 2)
+    first = next(iter(batches))
+    assert frames.reads == [0, 1] and first.shape == (2, 3, 352, 352)
+    assert holdout[0] is stills[4] and frames.reads[-1] == 4
+
+
+def test_batches_sizes_order_and_dropped_tail(stills, fd_input):
+    calib, _ = split_holdout(stills)
     batches = CalibrationBatches(calib, fd_input, 2)
     assert len(batches) == 2 and batches.shape == (2, 3, 352, 352)  # 5 frames: test6 dropped
     got = list(batches)
     assert len(got) == 2 and all(b.shape == (2, 3, 352, 352) and b.dtype == np.float32 for b in got)
-    np.testing.assert_array_equal(
-        got[0], preprocess([highway_images["test1.jpg"], highway_images["test2.jpg"]], fd_input))
-    np.testing.assert_array_equal(
-        got[1], preprocess([highway_images["test3.jpg"], highway_images["test4.jpg"]], fd_input))
+    np.testing.assert_array_equal(got[0], preprocess(stills[0:2], fd_input))
+    np.testing.assert_array_equal(got[1], preprocess(stills[2:4], fd_input))
     assert len(list(batches)) == 2  # re-iterable
     assert len(CalibrationBatches(calib, fd_input, 1)) == 5
     assert len(CalibrationBatches(calib, fd_input, 5)) == 1
 
 
-def test_too_few_or_unreadable_images(image_dir, fd_input, tmp_path):
-    with pytest.raises(SourceError, match="at least 8 images"):
-        CalibrationBatches(list_images(image_dir), fd_input, 8)
-    bad = tmp_path / "broken.jpg"
-    bad.write_bytes(b"not a jpeg")
-    with pytest.raises(SourceError, match="broken.jpg: not a readable image"):
-        list(CalibrationBatches([bad], fd_input, 1))
-    with pytest.raises(SourceError, match="no images"):
-        list_images(_empty(tmp_path))
+def test_too_few_frames(stills, fd_input):
+    with pytest.raises(ModelError, match="at least 8 frames"):
+        CalibrationBatches(stills, fd_input, 8)
 
 
-def _empty(tmp_path):
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
+def test_frames_key_names_the_set(stills):
+    assert frames_key(stills) == frames_key(list(stills))
+    assert frames_key(stills) != frames_key(stills[:5])
+    assert frames_key(stills[:2]) != frames_key(stills[1::-1])  # order matters: batches differ
 
 
-def test_entropy_calibrator_feeds_the_device_buffer(image_dir, fd_input, tmp_path):
+def test_decode_is_the_callers_for_a_detector(fd_input):
+    with pytest.raises(ModelError, match="needs a decode function"):
+        decode_for(load_spec("fastestdet"), None)
+    # a classifier is compared by its top class, as one frame-sized box
+    decode = decode_for(load_spec("nexar_tl"), None)
+    assert decode is top_class
+    boxes = decode(np.float32([0.1, 0.7, 0.2]), 640, 360)
+    np.testing.assert_array_equal(boxes.xyxy, [[0, 0, 640, 360]])
+    assert boxes.class_id.tolist() == [1]
+
+
+def test_entropy_calibrator_feeds_the_device_buffer(stills, fd_input, tmp_path):
     trt, cuda = make_fakes()
-    calib, _ = split_holdout(list_images(image_dir))
+    calib, _ = split_holdout(stills)
     batches = CalibrationBatches(calib, fd_input, 2)
     cache = tmp_path / "sub" / "fd.calib"
     cal = make_entropy_calibrator(batches, cache, trt, cuda)
@@ -125,3 +152,4 @@ def test_check_agreement_refuses_with_the_figure():
     with pytest.raises(ModelError) as e:
         check_agreement(0.8123, "fastestdet")
     assert "0.812" in str(e.value) and "0.90" in str(e.value) and "\n" not in str(e.value)
+    assert "INT8 engine for 'fastestdet'" in str(e.value) and "--fp16" in str(e.value)

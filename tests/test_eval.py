@@ -20,7 +20,15 @@ from clitools import fcw
 
 from fcw.eval import EvalError, require
 from fcw.eval.dataset import Clip, find_clips
-from fcw.eval.detection import ImageBoxes, evaluate_detection
+from fcw.eval.detection import (
+    ImageBoxes,
+    LabelledFrame,
+    evaluate_by_width,
+    evaluate_detection,
+    evaluate_splits,
+    match_frame,
+    width_jitter,
+)
 from fcw.eval.floors import check_floors, load_floors, make_floors
 from fcw.eval.lights import evaluate_lights
 from fcw.eval.report import figures
@@ -158,8 +166,8 @@ def test_light_accuracy_and_no_light_labels():
     r = evaluate_lights([ClipRun(clip, frames, ())])
     assert r["n"] == 3 and r["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     assert r["confusion"] == {"green->green": 1, "red->green": 1, "red->red": 1}
-    assert evaluate_lights([ClipRun(_clip(2), frames[:2], ())]) == {"n": 0, "accuracy": None,
-                                                                   "confusion": {}}
+    none = evaluate_lights([ClipRun(_clip(2), frames[:2], ())])
+    assert (none["n"], none["accuracy"], none["confusion"]) == (0, None, {})
 
 
 def test_floors_catch_a_drop_a_rise_and_a_figure_without_floor():
@@ -232,3 +240,51 @@ def test_bad_dataset_paths_are_one_line_errors(tmp_path):
     (tmp_path / "clip.mp4").write_bytes(b"")
     with pytest.raises(EvalError, match="no label file beside it"):
         find_clips([str(tmp_path / "clip.mp4")], tmp_path)
+
+
+# --- detector figures on hand-labelled real frames: bands by box width ---------------------------
+
+def _lf(frame, gt, det, ids=None, ignore=None, scores=None, clip="c", split="tune"):
+    im = _image(gt, det, scores, ignore)
+    ids = np.arange(1, len(im.gt_xyxy) + 1) if ids is None else np.asarray(ids)
+    return LabelledFrame(clip, frame, split, im, ids)
+
+
+def test_width_bands_are_half_open_and_tiny_vehicles_do_not_count():
+    w24 = [[100.0, 300.0, 124.0, 320.0]]  # exactly 24 px: the 24-48 band only
+    w10 = [[400.0, 300.0, 410.0, 308.0]]  # under 12 px: counts neither way
+    r = evaluate_by_width([_lf(0, np.vstack([w24, w10, CAR]), np.vstack([w24, CAR]))])
+    assert r["n_gt"] == {"all": 2, "12-24": 0, "24-48": 1, "48-96": 0, "96+": 1}
+    assert r["recall"]["24-48"] == 1.0 and r["recall"]["12-24"] is None
+    assert r["ap50"]["all"] == 1.0 and r["false_per_frame"] == 0.0
+
+
+def test_false_boxes_spare_ignored_and_tiny_vehicles_but_not_the_road():
+    road = [[300.0, 600.0, 700.0, 700.0]]
+    tiny_det = [[401.0, 300.0, 409.0, 307.0]]  # 8 px wide: below the size that counts
+    gt = np.vstack([CAR, CAR + 400])
+    dets = np.vstack([CAR, CAR + 401, road, tiny_det])
+    im = _image(gt, dets, ignore=[False, True])
+    gt_det, false = match_frame(im)
+    assert list(gt_det) == [0, -1] and list(false) == [False, False, True, False]
+    r = evaluate_by_width([_lf(0, gt, dets, ignore=[False, True])])
+    assert r["false_boxes"] == 1 and r["recall"]["all"] == 1.0
+
+
+def test_width_jitter_pairs_the_same_vehicle_on_consecutive_frames_only():
+    gt0, gt1 = CAR, CAR + np.array([[0, 0, 4, 0]])  # the car grows 2% in the labels
+    d0, d1 = CAR, CAR + np.array([[0, 0, 20, 0]])  # the detector's box grows 10%
+    frames = [_lf(5, gt0, d0), _lf(6, gt1, d1),
+              _lf(8, gt0, d0 + np.array([[0, 0, 100, 0]]))]  # not after 6: no pair
+    j = width_jitter(frames)
+    assert j["pairs"] == 1
+    assert j["median"] == pytest.approx(0.10) and j["label_median"] == pytest.approx(0.02)
+    # Another id in the next frame is another vehicle: nothing to pair.
+    assert width_jitter([_lf(5, gt0, d0, ids=[1]), _lf(6, gt1, d1, ids=[2])])["pairs"] == 0
+
+
+def test_splits_are_scored_apart():
+    frames = [_lf(0, CAR, CAR, split="tune"), _lf(10, CAR, np.zeros((0, 4)), split="heldout")]
+    r = evaluate_splits(frames)
+    assert r["tune"]["recall"]["all"] == 1.0 and r["heldout"]["recall"]["all"] == 0.0
+    assert r["all"]["frames"] == 2 and r["clips"]["c"]["frames"] == 2

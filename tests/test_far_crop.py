@@ -1,4 +1,6 @@
-"""The far-range crop: it finds far cars the full-frame pass misses, without fragmenting near ones.
+"""The far-range crop: it finds far cars the full-frame pass misses, without fragmenting near ones,
+with FastestDet and with YOLOX-Nano at its default 416x256 (benchmarks/detector_sizes.py measures
+it on the hand-labelled real frames: far-car recall against time per frame).
 
 Labels in tests/data/udacity_far_cars.json were set by eye on upscaled crops of the frames.
 """
@@ -24,11 +26,28 @@ def _labels(name, kind):
 
 
 @pytest.fixture(scope="module")
-def detections(fastestdet_backend, highway_images):
-    """{(frame, far crop on?): Detections} with otherwise default settings."""
+def yolox_backend(models_dir):
+    """YOLOX-Nano as fcw runs it by default: at the spec's run size (416x256)."""
+    from engines.backends import create_backend
+    from engines.input_size import with_input_size
+    from engines.spec import load_spec
+    from engines.store import resolve_model
+
+    spec = load_spec("yolox_nano")
+    b = create_backend("onnxruntime", *with_input_size(spec, resolve_model(spec, models_dir,
+                                                                           download=False), None))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module", params=["fastestdet", "yolox_nano"])
+def detections(request, highway_images):
+    """{(frame, far crop on?): Detections} with otherwise default settings, for each model."""
+    backend = request.getfixturevalue(f"{request.param.split('_')[0]}_backend")
     out = {}
     for crop in (False, True):
-        det = Detector(fastestdet_backend, DetectorConfig(far_crop=FarCropConfig(enabled=crop)),
+        det = Detector(backend, DetectorConfig(model=request.param,
+                                               far_crop=FarCropConfig(enabled=crop)),
                        CameraConfig())
         for name in FRAMES:
             out[name, crop] = det.update(Frame(0, 0.0, highway_images[name]))

@@ -56,3 +56,32 @@ def test_not_json(tmp_path):
 def test_frame_at():
     c = _clip()
     assert c.frame_at(1).frame == 1 and c.frame_at(5) is None
+
+
+def test_ignore_split_and_box_coverage_round_trip(tmp_path):
+    f0 = FrameLabels(0, 0.0, (BoxLabel(1, "car", (10.0, 20.0, 50.0, 60.0)),
+                              BoxLabel(2, "truck", (60.0, 20.0, 90.0, 60.0), ignore=True)),
+                     split="heldout")
+    c = ClipLabels("clip", 10.0, 1280, 720, "real", Expectation("forbidden"), (f0,),
+                   boxes="lead_only")
+    path = tmp_path / "clip.labels.json"
+    save_labels(c, path)
+    assert load_labels(path) == c
+    d = json.loads(path.read_text())
+    assert d["boxes"] == "lead_only" and d["frames"][0]["split"] == "heldout"
+    assert "ignore" not in d["frames"][0]["boxes"][0] and d["frames"][0]["boxes"][1]["ignore"]
+    # The optional fields are left out when unset: older files read and write the same.
+    save_labels(_clip(), path)
+    text = path.read_text()
+    assert '"ignore"' not in text and '"split"' not in text and '"boxes": "' not in text
+
+
+@pytest.mark.parametrize("mutate, field, says", [
+    (lambda d: d["frames"][0]["boxes"][0].update(ignore="yes"), "frames[0].boxes[0].ignore",
+     "expected true or false"),
+    (lambda d: d["frames"][1].update(split="test"), "frames[1].split", "'tune', 'heldout'"),
+    (lambda d: d.update(boxes="some"), "boxes", "'all' or 'lead_only'"),
+])
+def test_bad_ignore_split_or_coverage_names_the_field(tmp_path, mutate, field, says):
+    msg = _broken(tmp_path, mutate)
+    assert f"{field}: " in msg and says in msg

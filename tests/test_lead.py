@@ -70,3 +70,24 @@ def test_cut_in_and_cut_out_switch_lead_immediately():
         tracks = make_tracks([far_lead, box_at(x, y_cut)], ids=[7, 9])
         leads.append(select_lead(tracks, CORRIDOR))
     assert leads == [7, 7, 9, 9, 9, 7]
+
+
+def test_bent_corridor_follows_the_road_not_the_straight_line():
+    """On a left-hand bend the road's far part lies left of the straight line to the
+    vanishing point: a car there is in the lane, one straight ahead near the horizon is on the
+    other side of the bend (a parked car, the other carriageway)."""
+    from fcw.types import CameraGeometry
+
+    bend = CameraGeometry(horizon_y_px=396.0, vp_x_px=640.0, camera_height_m=1.3, bend_px2=-3000.0)
+    bent = Corridor.from_geometry(bend, CorridorConfig(), W, H)
+    straight = Corridor.from_geometry(CameraGeometry(396.0, 640.0, 1.3), CorridorConfig(), W, H)
+    assert straight == Corridor(640.0, 396.0, 720.0, 320.0, 0.0, 0.15 * W)
+    # 30 rows under the horizon the bend puts the road's centre 100 px to the left.
+    far_ahead = (np.array([640.0]), np.array([426.0]))
+    far_left = (np.array([540.0]), np.array([426.0]))
+    assert straight.contains(*far_ahead)[0] and not straight.contains(*far_left)[0]
+    assert bent.contains(*far_left)[0] and not bent.contains(*far_ahead)[0]
+    # Near the car the bend hardly matters: the lead straight ahead stays the lead.
+    tracks = make_tracks([box_at(640, 700), box_at(640, 426, 12)])
+    assert select_lead(tracks, bent) == 1 and select_lead(tracks, straight) == 1
+    assert select_lead(make_tracks([box_at(640, 426, 12)]), bent) is None

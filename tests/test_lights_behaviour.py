@@ -21,7 +21,15 @@ from fcw.lights.prompts import EgoMotion, LightPrompts
 from fcw.risk.braking import TauDotEstimator, braking_credited_ttc
 from fcw.sinks.annotate import annotate
 from fcw.sinks.events import read_events
-from fcw.types import (Detections, Frame, FrameResult, LightState, Risk, Tracks, TrafficLight)
+from fcw.types import (
+    Detections,
+    Frame,
+    FrameResult,
+    LightState,
+    Risk,
+    Tracks,
+    TrafficLight,
+)
 
 FPS = 30.0
 
@@ -105,6 +113,16 @@ def test_annotated_frame_shows_the_light():
     assert not ((plain[..., 2] > 200) & (plain[..., 1] < 80)).any()
 
 
+def test_annotated_frame_shows_unknown_without_a_box():
+    img = np.full((720, 1280, 3), 90, np.uint8)
+    heads = np.float32([[600, 100, 620, 140], [700, 100, 720, 140]])
+    light = TrafficLight(LightState.UNKNOWN, 0.7, None, heads, (LightState.RED, LightState.GREEN))
+    out = annotate(FrameResult(Frame(0, 0.0, img), Detections.empty(), light=light), ("car",))
+    grey = (np.abs(out.astype(int) - 200).max(axis=2) <= 10)
+    assert grey[:120, 900:].sum() > 300         # the "LIGHT UNKNOWN" label, top right
+    assert not grey[95:145, 595:725].any()      # no head is drawn as the governing one
+
+
 # --- crediting the ego's braking under a red light ---------------------------------------------
 
 def test_braking_credit():
@@ -178,7 +196,8 @@ def test_stop_at_red_through_the_cli(rendered, models_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     records = list(read_events(events_file))
     start = records[0]
-    assert start["lights"]["crop_model"] == "tl_crop" and start["lights"]["frame_model"] == "nexar_tl"
+    assert start["lights"]["crop_model"] == "tl_crop"
+    assert start["lights"]["frame_model"] == "nexar_tl"
     got = [(r["type"], r.get("state")) for r in records
            if r["type"] in ("traffic_light", "red_light_ahead", "light_turned_green")]
     assert got == [("traffic_light", "red"), ("red_light_ahead", None), ("traffic_light", "green"),

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fcw.cli.run import SourceLost, run_pipeline
 from fcw.errors import ModelError
 from fcw.pipeline import Pipeline
+from fcw.runtime import SourceLost, run_pipeline
 from fcw.sinks.base import RunSummary, Sink
 from fcw.sinks.events import EventLog, read_events
 from fcw.sources import LiveSource, Reconnect, VideoFileSource
@@ -126,9 +126,17 @@ def test_camera_unplugged_and_back_resumes_with_backoff_and_gap_events(clip_fram
     times, indices = [f.t_s for f in frames], [f.index for f in frames]
     assert all(b > a for a, b in zip(times, times[1:])) and indices == sorted(set(indices))
     assert any(f.t_s >= resumed.t_s for f in frames)
-    # Waits before the reopens: 0.05, 0.1, 0.2, then capped at 0.2 (scheduling adds a little).
+    # Waits before the reopens: 0.05, 0.1, 0.2, then 0.2 again. A wait lasts at least what it
+    # asks; how much longer depends on the machine's load, so the cap is checked on the policy.
     waits = np.diff(camera.opens[1:6])
-    assert waits[0] >= 0.095 and np.all(waits[1:] >= 0.195) and np.all(waits < 0.6), waits
+    assert waits[0] >= 0.095 and np.all(waits[1:] >= 0.195), waits
+
+
+def test_backoff_doubles_up_to_its_cap():
+    policy, delays = Reconnect(initial_s=0.05, max_s=0.2), [0.05]
+    for _ in range(5):
+        delays.append(policy.next_delay_s(delays[-1]))
+    assert delays == [0.05, 0.1, 0.2, 0.2, 0.2, 0.2]
 
 
 def test_source_lost_is_logged_when_it_happens_not_with_the_next_frame(tmp_path, clip_frames):
@@ -214,7 +222,8 @@ def test_watchdog_reports_a_blocked_stage_and_its_end(tmp_path):
     # Reported while stuck in frame 3: after frame 2, in the detector's update.
     assert stall["frame"] == 2 and stall["stalled_s"] >= 0.5
     assert stall["where"].startswith("tests/test_reliability.py:") and "update" in stall["where"]
-    assert cleared["frame"] == 3 and 1.4 < cleared["stalled_s"] < 5.0
+    # At least the 1.5 s it was blocked; the upper bound only rules out a clock gone wrong.
+    assert cleared["frame"] == 3 and 1.4 < cleared["stalled_s"] < 30.0
     assert dog.stalls == 1
 
 
@@ -342,7 +351,7 @@ def test_records_from_other_threads_stay_whole_lines(tmp_path):
 
 # --- models that are not the detector fcw expects ------------------------------------------------
 
-def _onnx_model(path, input_hw, out_dim):
+def _onnx_model(path, input_hw, out_dim, input_name="images"):
     """A real, valid ONNX graph: global average pool to (N, 3), then a linear map to out_dim."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
@@ -350,11 +359,11 @@ def _onnx_model(path, input_hw, out_dim):
     h, w = input_hw
     weights = numpy_helper.from_array(np.ones((3, out_dim), np.float32), "W")
     graph = helper.make_graph(
-        [helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+        [helper.make_node("GlobalAveragePool", [input_name], ["pooled"]),
          helper.make_node("Flatten", ["pooled"], ["flat"]),
          helper.make_node("MatMul", ["flat", "W"], ["out"])],
         "not_a_detector",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, h, w])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, out_dim])],
         initializer=[weights])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -372,7 +381,8 @@ def test_onnx_model_of_the_wrong_shape_is_refused_before_any_frame(tmp_path, fd_
                                                                     out_dim, part):
     from engines.backends.onnxruntime import OnnxRuntimeBackend
 
-    path = _onnx_model(tmp_path / "classifier.onnx", input_hw, out_dim)
+    # The spec's input name: what is checked here is the shape.
+    path = _onnx_model(tmp_path / "classifier.onnx", input_hw, out_dim, fd_spec.input.name)
     with pytest.raises(ModelError) as err:
         OnnxRuntimeBackend(fd_spec, path)
     message = str(err.value)
@@ -383,7 +393,7 @@ def test_onnx_model_of_the_wrong_shape_is_refused_before_any_frame(tmp_path, fd_
 
 # Code execution from data: the eval/exec built-ins (not methods such as Qt's app.exec()),
 # unpickling (pickle, torch.load, numpy's allow_pickle), YAML's full loader and shell commands.
-# Training scripts (engines/train/) may use torch; the runtime may not.
+# Training scripts (training/) may use torch; the runtime may not.
 FORBIDDEN = re.compile(r"(?<![.\w])(eval|exec)\(|\bpickle\b|torch\.load|allow_pickle\s*=\s*True|"
                        r"yaml\.load\(|yaml\.unsafe_load|shell\s*=\s*True")
 

@@ -153,10 +153,18 @@ def test_network_stream_cut_and_back_is_resumed_and_the_password_never_logged(tm
 # --- kill -9, SIGINT and SIGTERM -----------------------------------------------------------------
 
 def test_kill_9_mid_run_keeps_every_line_written(tmp_path, models_dir):
+    # A camera stream never ends by itself, so the run is surely still going when the records
+    # are there, however slow the machine (a clip might end first).
+    cap = cv2.VideoCapture(str(CLIP))
+    jpegs = [cv2.imencode(".jpg", cv2.resize(cap.read()[1], (320, 180)))[1].tobytes()
+             for _ in range(5)]
+    cap.release()
+    server = MjpegServer(jpegs)
+    server.start()
     events = tmp_path / "e.jsonl"
     cfg = write_config(tmp_path / "c.yaml", "output:\n  heartbeat_s: 0.1\n")
-    proc = start_fcw("--source", CLIP, "--realtime", "--config", cfg, "--headless", "--no-status",
-                     "--events", events, "--models-dir", models_dir)
+    proc = start_fcw("--source", f"http://127.0.0.1:{server.port}/stream", "--config", cfg,
+                     "--headless", "--no-status", "--events", events, "--models-dir", models_dir)
     try:
         wait_for(events, lambda rs: len(rs) >= 8, "a few records", proc)
         proc.send_signal(signal.SIGKILL)
@@ -164,6 +172,7 @@ def test_kill_9_mid_run_keeps_every_line_written(tmp_path, models_dir):
     finally:
         if proc.poll() is None:
             proc.kill()
+        server.stop()
     lines = events.read_text().split("\n")
     # Every line but a partial last one is whole JSON; a whole file ends with its newline.
     whole = [json.loads(line) for line in lines[:-1]]
@@ -283,11 +292,12 @@ def test_truncated_model_is_refused_before_the_run(tmp_path, capsys, monkeypatch
     folder.mkdir(parents=True)
     data = (models_dir / fd_spec.file).read_bytes()
     (folder / "FastestDet.onnx").write_bytes(data[:len(data) // 3])
+    lite = write_config(tmp_path / "lite.yaml", "detector:\n  model: fastestdet\n")
     monkeypatch.delenv("FCW_MODELS_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     events = tmp_path / "e.jsonl"
     one_line_error(run_in_process(capsys, "--source", CLIP, "--events", events,
-                                  "--models-dir", tmp_path / "models"),
+                                  "--models-dir", tmp_path / "models", "--config", lite),
                    1, "FastestDet.onnx", "truncated")
     assert not events.exists()  # refused before the run started
 

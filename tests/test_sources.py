@@ -21,7 +21,8 @@ from fcw.sources import (
     open_source,
 )
 
-SHARED = Path(os.environ.get("FCW_SHARED_DIR", "/work/shared"))
+# As conftest's shared_dir: FCW_SHARED_DIR, else shared/ beside the checkout.
+SHARED = Path(os.environ.get("FCW_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 UDACITY = SHARED / "data" / "udacity-vehicle-detection"
 CLIP = UDACITY / "test_video.mp4"
 STILLS = UDACITY / "test_images"

@@ -15,10 +15,11 @@ from fake_tensorrt import make_fakes
 from engines.backends.tensorrt import TensorRTBackend
 from engines.build import build_and_cache
 from engines.cache import DeviceInfo, read_meta, sidecar_path, write_meta
-from engines.calibrator import list_images
+from engines.errors import ModelError
 from engines.preprocess import preprocess
 from engines.spec import load_spec
-from fcw.errors import ModelError
+from fcw.cli.build_engine import gate_decoder
+from fcw.config import load_config
 
 DEVICE = DeviceInfo("NVIDIA GeForce RTX 4090", (8, 9))
 
@@ -31,16 +32,6 @@ def _images(n, seed=0):
 @pytest.fixture()
 def fakes():
     return make_fakes()
-
-
-@pytest.fixture(scope="module")
-def fd_spec():
-    return load_spec("fastestdet")
-
-
-@pytest.fixture(scope="module")
-def nexar_spec():
-    return load_spec("nexar_tl")
 
 
 @pytest.fixture()
@@ -97,7 +88,8 @@ def test_dynamic_batch_engine_chunks_and_sets_shapes(fakes, nexar_spec, models_d
     ("onnx_sha256", "f" * 64, "ONNX sha256 ffffffffffff"),
     ("precision", "fp32", "precision is fp32, fp16 was asked for"),
 ])
-def test_mismatched_sidecar_is_refused_before_loading(fakes, fd_spec, fd_engine, field, value, words):
+def test_mismatched_sidecar_is_refused_before_loading(fakes, fd_spec, fd_engine, field, value,
+                                                      words):
     trt, _ = fakes
     write_meta(replace(read_meta(fd_engine), **{field: value}), fd_engine)
     with pytest.raises(ModelError) as e:
@@ -117,7 +109,8 @@ def test_engine_without_sidecar_is_never_loaded(fakes, fd_spec, fd_engine):
 def test_corrupt_engine_and_wrong_model(fakes, fd_spec, nexar_spec, fd_engine):
     trt, _ = fakes
     data = json.loads(fd_engine.read_bytes())
-    with pytest.raises(ModelError, match=r"input input.1 has shape \[1, 3, 352, 352\], model .nexar_tl. expects \[N, 3, 227, 227\]"):
+    with pytest.raises(ModelError, match=r"input input.1 has shape \[1, 3, 352, 352\], model "
+                                         r"'nexar_tl' expects data \[N, 3, 227, 227\]"):
         # the fastestdet engine opened as nexar_tl (sidecar hash made to match)
         _open(nexar_spec, fd_engine, fakes, onnx_sha256=fd_spec.sha256)
     assert trt.memory.live == 0
@@ -127,20 +120,62 @@ def test_corrupt_engine_and_wrong_model(fakes, fd_spec, nexar_spec, fd_engine):
     assert data["inputs"][0][0] == "input.1"
 
 
-def test_int8_engine_refused_when_holdout_disagrees(fakes, fd_spec, models_dir, shared_dir,
-                                                    highway_images, tmp_path):
+def test_yolox_engine_rows_reach_the_right_place(fakes, models_dir, tmp_path):
+    spec = load_spec("yolox_nano")
+    onnx = models_dir / spec.file
+    if not onnx.is_file():
+        pytest.skip(f"{onnx} not found")
+    trt, _ = fakes
+    engine = build_and_cache(spec, onnx, "fp16", out_dir=tmp_path, device=DEVICE, trt=trt)
+    images = _images(2, seed=2)
+    with _open(spec, engine, fakes, precision="fp16") as be:
+        assert be.batch == 1
+        out = be.infer(images)
+        assert be._context.executions == [1, 1]
+    assert out.shape == (2, 3549, 85)
+    want = preprocess(images, spec.input).reshape(2, -1).mean(axis=1)
+    np.testing.assert_allclose(out.reshape(2, -1), np.repeat(want[:, None], 3549 * 85, 1),
+                               rtol=1e-5)
+
+
+def test_engine_follows_the_file_not_the_spec(fakes, fd_spec, fd_onnx, tmp_path):
+    # A graph rewritten to another input size is another file: its engine is named and checked
+    # by the file's own sha256, not by the spec's.
+    import onnx
+
+    from engines.store import sha256_of
+
+    model = onnx.load(str(fd_onnx))
+    model.doc_string = "a derived copy"
+    derived = tmp_path / "derived.onnx"
+    onnx.save(model, str(derived))
+    sha = sha256_of(derived)
+    assert sha != fd_spec.sha256
+    trt, _ = fakes
+    engine = build_and_cache(fd_spec, derived, "fp16", out_dir=tmp_path, device=DEVICE, trt=trt)
+    assert engine.name.startswith(f"fastestdet-{sha[:12]}-")
+    assert read_meta(engine).onnx_sha256 == sha
+    with pytest.raises(ModelError, match="engine built from ONNX sha256"):
+        _open(fd_spec, engine, fakes)  # checked against the original file's hash
+    with _open(fd_spec, engine, fakes, onnx_sha256=sha) as be:
+        assert be.infer(_images(1)).shape == (1, 85, 22, 22)
+
+
+def test_int8_engine_refused_when_holdout_disagrees(fakes, fd_spec, models_dir, highway_images,
+                                                    tmp_path):
     trt, cuda = fakes
-    frames = list_images(shared_dir / "data" / "udacity-vehicle-detection" / "test_images")
+    frames = [highway_images[name] for name in sorted(highway_images)]
+    decode = gate_decoder(fd_spec, load_config(None))
     # The fake engine's output (input means) decodes to no boxes; fp32 finds cars: agreement 0.
     with pytest.raises(ModelError, match=r"agrees with fp32 on 0\.000 of hold-out detections"):
         build_and_cache(fd_spec, models_dir / fd_spec.file, "int8", out_dir=tmp_path,
-                        calib_images=frames, device=DEVICE, trt=trt, cuda=cuda)
+                        calib_frames=frames, decode=decode, device=DEVICE, trt=trt, cuda=cuda)
     assert not list(tmp_path.glob("*.engine")) and not list(tmp_path.glob(".trial*"))
     assert trt.calibration_batches == 5  # every frame but the held-out test5.jpg
     # Accepted (threshold 0 for the test): the figure is recorded in the sidecar.
     path = build_and_cache(fd_spec, models_dir / fd_spec.file, "int8", out_dir=tmp_path,
-                           calib_images=frames, min_agreement=0.0, device=DEVICE, trt=trt,
-                           cuda=cuda)
+                           calib_frames=frames, decode=decode, min_agreement=0.0, device=DEVICE,
+                           trt=trt, cuda=cuda)
     meta = read_meta(path)
     assert meta.precision == "int8" and meta.int8_agreement == 0.0
     assert trt.calibration_batches == 5  # second build reused the calibration cache

@@ -5,7 +5,7 @@ import pytest
 from fcw.config import CameraConfig, CorridorConfig, TrackerConfig, WarningConfig
 from fcw.risk.stage import RiskStage
 from fcw.tracking.tracker import Tracker
-from fcw.types import Detections, Frame, WarningLevel
+from fcw.types import CameraGeometry, Detections, Frame, WarningLevel
 
 F_PX, CAR_W_M, CAR_H_M, CAM_H_M, HORIZON_PX = 1000.0, 1.8, 1.5, 1.3, 396.0
 IMAGE = np.zeros((720, 1280, 3), np.uint8)
@@ -136,6 +136,12 @@ def lead_braking(gap_m: float, v_mps: float, decel_mps2: float, start_s: float):
     return Z
 
 
+# The mount the boxes are drawn with, known to within a few pixels (the geometry stage's job):
+# the bottom edge's rate then confirms the box width's.
+GEOMETRY = CameraGeometry(horizon_y_px=HORIZON_PX, vp_x_px=640.0, camera_height_m=CAM_H_M,
+                          horizon_sigma_px=5.0)
+
+
 def first_warning_ttc_s(Z_of_t, seed, fps=30.0, duration_s=15.0, noise_px=2.0):
     """True TTC (range / closing speed) at the first WARNING frame, or None."""
     rng = np.random.default_rng(seed)
@@ -147,7 +153,7 @@ def first_warning_ttc_s(Z_of_t, seed, fps=30.0, duration_s=15.0, noise_px=2.0):
         if Z_m < 2.0:
             return None
         tracks = tracker.update(t_s, dets(car_box(Z_m) + rng.normal(0, noise_px, 4)))
-        risk, _ = stage.update(Frame(k, t_s, IMAGE), tracks)
+        risk, _ = stage.update(Frame(k, t_s, IMAGE), tracks, geometry=GEOMETRY)
         if risk.level == WarningLevel.WARNING:
             closing_mps = (Z_m - Z_of_t(t_s + 1e-3)) / 1e-3
             return Z_m / closing_mps if closing_mps > 0 else float("inf")

@@ -22,13 +22,14 @@ from fcw.labels import labels_path_for, load_labels  # noqa: E402
 from fcw.sinks.events import read_events  # noqa: E402
 from fcw.sources.video import VideoFileSource  # noqa: E402
 from fcw.types import WarningLevel  # noqa: E402
+from fcw.watchdog import Watchdog  # noqa: E402
 from ui import overlay_unavailable  # noqa: E402
 from ui.app import OverlayRun  # noqa: E402
 from ui.style import fitted_font  # noqa: E402
 from ui.video_widget import banner_text  # noqa: E402
 
 CLIP = Path(__file__).resolve().parent.parent / "sample_videos" / "lead_stopped.mp4"
-WAIT_MS = 60_000
+WAIT_MS = 300_000  # a timeout, not a speed: the slowest machine under load still gets there
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,7 @@ def overlay(qtbot, models_dir, tmp_path):
     runs = []
 
     def make(max_frames=None, size=(1280, 720), overrides=None):
-        cfg = load_config(None, overrides)
+        cfg = load_config(None, {"pipeline.threaded": False, **(overrides or {})})
         options = RunOptions(source=str(CLIP), events=tmp_path / "events.jsonl",
                              max_frames=max_frames, models_dir=models_dir, status=False)
         run = OverlayRun(build_pipeline(cfg, options), cfg, screenshot_dir=tmp_path)
@@ -122,17 +123,21 @@ def test_banner_shows_at_the_warning_frames(qtbot, overlay, tmp_path):
     assert [e["type"] for e in _events(tmp_path)].count("end") == 1
 
 
-def _wait_idle(qtbot, run, ms=300):
-    """Wait until no result arrives for ``ms``: a paused pipeline has finished its last frame."""
-    last = -1
-    while run.sink.received != last:
-        last = run.sink.received
-        qtbot.wait(ms)
+def _wait_idle(qtbot, run, parks=None):
+    """Wait until the paused pipeline waits in the pause (after the ``parks``-th time it did,
+    when given): it has finished its last frame. Seen from the control, not guessed from a
+    delay, which a busy machine can outlast."""
+    if parks is None:
+        qtbot.waitUntil(lambda: run.control.parked, timeout=WAIT_MS)
+    else:
+        qtbot.waitUntil(lambda: run.control.parked and run.control.parks > parks,
+                        timeout=WAIT_MS)
 
 
 def test_keys(qtbot, overlay, tmp_path):
-    # A watchdog that reports a stall after 1 s: being paused longer is not one.
-    run = overlay(overrides={"output.watchdog_stall_s": 1.0})
+    # A watchdog that reports a stall after 2 s: being paused longer is not one.
+    run = overlay(overrides={"output.watchdog_stall_s": 2.0})
+    dog = next(s for s in run.pipeline.sinks if isinstance(s, Watchdog))
     win, video = run.window, run.window.video
     run.start()
     qtbot.waitUntil(lambda: video.shown_index >= 40 and video.result.risk.lead_id is not None,
@@ -141,15 +146,19 @@ def test_keys(qtbot, overlay, tmp_path):
     qtbot.keyClick(win, Qt.Key.Key_Space)  # pause: no frame advances
     assert run.control.paused
     _wait_idle(qtbot, run)
-    here, received = run.source.position, run.sink.received
-    qtbot.wait(1500)  # longer than the watchdog's stall time
+    here, received, stalls = run.source.position, run.sink.received, dog.stalls
+    qtbot.wait(2500)  # longer than the watchdog's stall time
     assert run.source.position == here and run.sink.received == received
+    # Counted over the pause alone: a frame that took long before it (a busy machine) may have
+    # been a stall of its own.
+    assert dog.stalls == stalls
     assert "PAUSED" in win.panel.text()
 
     for step in range(1, 6):  # step: exactly one frame each, until one has a lead to draw
+        parks = run.control.parks
         qtbot.keyClick(win, Qt.Key.Key_Period)
         qtbot.waitUntil(lambda: video.shown_index == here + step, timeout=WAIT_MS)
-        qtbot.wait(300)
+        _wait_idle(qtbot, run, parks)
         assert run.source.position == here + step and run.sink.received == received + step
         if video.result.risk.lead_id is not None:
             break
@@ -173,7 +182,7 @@ def test_keys(qtbot, overlay, tmp_path):
     # G: the TTC strip goes and the video takes its place.
     height = video.height()
     qtbot.keyClick(win, Qt.Key.Key_G)
-    qtbot.waitUntil(lambda: video.height() > height)
+    qtbot.waitUntil(lambda: video.height() > height, timeout=WAIT_MS)
     assert not win.strip.isVisible()
     qtbot.keyClick(win, Qt.Key.Key_G)
     assert win.strip.isVisible()
@@ -205,7 +214,6 @@ def test_keys(qtbot, overlay, tmp_path):
     events = _events(tmp_path)
     seeks = [e for e in events if e["type"] == "seek"]
     assert [e["to"] for e in seeks] == [here + 150, 0]
-    assert not [e for e in events if e["type"] == "stall"]
     assert events[-1]["type"] == "end" and events[-1]["stop_reason"] == "stopped"
 
 
@@ -221,25 +229,23 @@ def test_closing_the_window_mid_run_writes_the_end_record(qtbot, overlay, tmp_pa
 
 
 def test_a_slow_display_does_not_hold_up_the_pipeline(qtbot, overlay, monkeypatch):
-    """Each paint takes 200 ms: the pipeline keeps its own pace and the display skips results."""
-    import time
-
+    """The first paint blocks until the pipeline has ended: had the pipeline waited for the
+    display, it could not end, so every frame processed proves it does not wait (no timing)."""
     from ui.video_widget import VideoWidget
 
-    paint = VideoWidget.paintEvent
+    paint, runs = VideoWidget.paintEvent, []
 
-    def slow_paint(self, event):
-        time.sleep(0.2)
+    def blocked_paint(self, event):
+        if runs and runs[0].running:
+            runs[0]._thread.join(WAIT_MS / 1e3)
         paint(self, event)
 
-    monkeypatch.setattr(VideoWidget, "paintEvent", slow_paint)
+    monkeypatch.setattr(VideoWidget, "paintEvent", blocked_paint)
     run = overlay(max_frames=45)
-    started = time.perf_counter()
+    runs.append(run)
     run.start()
     qtbot.waitUntil(lambda: not run.running, timeout=WAIT_MS)
-    elapsed = time.perf_counter() - started
     assert run.summary.frames == 45
-    assert elapsed < 45 * 0.2 * 0.8, "the pipeline waited for the display"
     assert run.sink.replaced > 0  # results the display never got to: skipped, not queued
     qtbot.waitUntil(lambda: bool(run.window.ended), timeout=WAIT_MS)
     assert run.window.video.result.frame.index == 44  # the newest one is what stays on screen
@@ -253,7 +259,7 @@ def test_layout_fits_small_and_720p_screens(qtbot, overlay):
     assert video.result.risk.level is WarningLevel.WARNING
     for size in ((800, 480), (1280, 720)):
         win.resize(*size)
-        qtbot.waitUntil(lambda: (win.width(), win.height()) == size)
+        qtbot.waitUntil(lambda: (win.width(), win.height()) == size, timeout=WAIT_MS)
         widget = video.rect().toRectF()
         for level in (WarningLevel.CAUTION, WarningLevel.WARNING):
             rect = video.banner_rect(level)

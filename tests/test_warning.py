@@ -1,6 +1,6 @@
 """The warning state machine over named manoeuvres, and the risk stage around it."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import pytest
@@ -16,10 +16,10 @@ CFG = WarningConfig()   # caution 4 s, warning 3 s, clear margin 0.5 s, debounce
 
 @dataclass(frozen=True)
 class Reading:
-    ttc_s: Optional[float]
-    sigma_s: Optional[float] = None
+    ttc_s: float | None
+    sigma_s: float | None = None
     closing: bool = True
-    lead_id: Optional[int] = 1
+    lead_id: int | None = 1
 
 
 def sure(ttc_s: float) -> Reading:
@@ -143,32 +143,45 @@ IMAGE = np.zeros((H, W, 3), np.uint8)
 def tracks(rows) -> Tracks:
     """rows of (id, box, confirmed, class_id, scale_rate, scale_rate_var)."""
     n = len(rows)
-    col = lambda i, dt: np.array([r[i] for r in rows], dt)  # noqa: E731
+    col = lambda i, dt: np.array([r[i] for r in rows], dt)
     return Tracks(col(0, np.int64), np.array([r[1] for r in rows], np.float32).reshape(n, 4),
                   np.ones(n, np.float32), col(3, np.int32), col(2, bool), col(4, np.float64),
                   col(5, np.float64), col(4, np.float64) ** 2)
 
 
+def on_road(Z_m: float, x_px: float = 640.0, width_m: float = 1.8) -> list[float]:
+    """The box of a car Z_m ahead on a flat road, camera 1.3 m high, f = 1000 px, horizon 396."""
+    w, h, y_b = 1000.0 * width_m / Z_m, 1000.0 * 1.5 / Z_m, 396.0 + 1000.0 * 1.3 / Z_m
+    return [x_px - w / 2, y_b - h, x_px + w / 2, y_b]
+
+
 def test_stage_uses_new_lead_after_cut_in_and_computes_range():
     cam = CameraConfig(vanishing_point_y=0.55, focal_px=1000.0, height_m=1.3, ego_speed_mps=20.0)
     stage = RiskStage(cam, CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
-    far = (1, [610, 430, 670, 476], True, 2, 0.1, 1e-4)            # bottom 80 px below horizon
-    cut_in = (2, [600, 440, 680, 526], True, 2, 0.5, 1e-4)          # lower: nearer
+    Z_far = lambda t: 16.25 - 1.625 * t
+    Z_cut = lambda t: 10.0 - 5.0 * t
     pedestrian = (3, [620, 450, 660, 600], True, 0, 2.0, 1e-4)       # not a vehicle
 
+    far = (1, on_road(Z_far(0.0)), True, 2, 0.1, 1e-4)
     risk, _ = stage.update(Frame(0, 0.0, IMAGE), tracks([far, pedestrian]))
-    assert risk.lead_id == 1 and risk.ttc_s == pytest.approx(10.0)
+    assert risk.lead_id == 1
     assert risk.range_m == pytest.approx(1000 * 1.3 / 80)
+    # One reading of the rate (the tracker's) is not confirmed: shown, but it raises nothing.
+    assert risk.ttc_s == pytest.approx(10.0) and risk.ttc2_s == pytest.approx(10.0)
+    assert not risk.plausible and risk.implausible_reason == "unconfirmed_rate"
     assert risk.closing_speed_mps == pytest.approx(risk.range_m * 0.1)
     assert risk.headway_s == pytest.approx(risk.range_m / 20.0)
-    assert risk.ttc2_s == pytest.approx(10.0)
 
     levels = []
-    for k in range(1, 6):
-        risk, _ = stage.update(Frame(k, k / FPS, IMAGE), tracks([far, cut_in, pedestrian]))
+    for k in range(1, 10):
+        t = k / FPS
+        far = (1, on_road(Z_far(t)), True, 2, 0.1, 1e-4)
+        cut_in = (2, on_road(Z_cut(t), 650.0), True, 2, 5.0 / Z_cut(t), 1e-4)
+        risk, _ = stage.update(Frame(k, t, IMAGE), tracks([far, cut_in, pedestrian]))
         levels.append(risk.level)
-    assert risk.lead_id == 2 and risk.ttc_s == pytest.approx(2.0)
-    assert levels[-1] == WarningLevel.WARNING
+    # Once its bottom edge has confirmed the tracker's rate, the cut-in warns.
+    assert risk.lead_id == 2 and risk.ttc_s == pytest.approx(Z_cut(9 / FPS) / 5.0)
+    assert risk.plausible and levels[-1] == WarningLevel.WARNING
 
 
 def test_stage_without_geometry_or_closing():

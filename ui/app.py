@@ -1,34 +1,32 @@
 """The overlay's run: the pipeline on its own thread, Qt's event loop on the main thread.
 
-``fcw run`` builds the pipeline exactly as for a headless run (``fcw.app.build_pipeline``);
-:class:`OverlayRun` then wraps its source in the playback control, adds the overlay sink and
-the window, and runs ``Pipeline.run`` on a thread. The only ways between the threads are the
-overlay sink (results, newest only) and the playback control (requests); closing the window
-stops the run and waits for its end record.
+``fcw run`` builds the pipeline as for a headless run (``fcw.app.build_pipeline``), in
+sequence (``pipeline.threaded: false``); :class:`OverlayRun` then wraps its source in the
+playback control, adds the overlay sink and the window, and runs ``Pipeline.run`` on a thread.
+A seek resets the stateful stages (``fcw.runtime.reset_stages``). The only ways between the
+threads are the overlay sink (results, newest only) and the playback control (requests);
+closing the window stops the run and waits for its end record.
 """
 from __future__ import annotations
 
-import copy
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Optional
 
-from PyQt6.QtCore import QObject, QtMsgType, QTimer, pyqtSignal, qInstallMessageHandler
+from PyQt6.QtCore import QObject, QTimer, QtMsgType, pyqtSignal, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication
 
-from fcw.cli.run import SourceLost, exit_code
 from fcw.config import Config
-from fcw.errors import FcwError, SourceError
+from fcw.errors import FcwError
 from fcw.pipeline import Pipeline
+from fcw.runtime import as_source_lost, exit_code, is_live, reset_stages, stop_signals
 from fcw.sinks.alert import AudibleAlert
-from fcw.sinks.events import EventLog
 from fcw.sinks.base import RunSummary
-from fcw.sources import LiveSource
+from fcw.sinks.events import EventLog
 from fcw.types import Frame
 from fcw.watchdog import Watchdog
 
@@ -44,39 +42,23 @@ class _Signals(QObject):
     ended = pyqtSignal()
 
 
-# the pipeline's stages that remember past frames
-_STATEFUL = ("tracker", "risk", "lights", "prompts")
-
-
-def _copy(stage: object) -> object:
-    """A copy of a stage before its first frame; None for one that cannot be copied (one that
-    holds a model session), which then keeps its state across a seek."""
-    try:
-        return copy.deepcopy(stage)
-    except Exception:  # whatever the reason, the stage is then not reset
-        log.debug("%s cannot be copied; it is not reset on a seek", type(stage).__name__)
-        return None
-
-
 class OverlayRun:
     """A pipeline feeding an :class:`OverlayWindow`; ``start()`` it, close the window to stop."""
 
     def __init__(self, pipeline: Pipeline, cfg: Config, audible: bool = True,
                  screenshot_dir: Path = Path(".")) -> None:
+        # Pause, step and seek act on the frame on screen, and its latency is timed from its
+        # read: both need the frame shown to be the newest read, so no frame is read ahead.
+        if pipeline.threaded:
+            raise ValueError("the overlay needs a pipeline built with pipeline.threaded: false")
         self.pipeline = pipeline
         self.control = PlaybackControl(pipeline.stop)
-        # Fresh copies of the stateful stages replace the running ones after a seek: a track or
-        # a warning must not carry over a jump in time.
-        self._pristine = {name: _copy(getattr(pipeline, name, None)) for name in _STATEFUL}
         self._watchdogs = [s for s in pipeline.sinks if isinstance(s, Watchdog)]
         # often enough that no watchdog sees a pause as a stall
         every_s = min([w.stall_s / 4 for w in self._watchdogs] + [1.0])
         self.source = ControlledSource(pipeline.source, self.control, on_seek=self._seeked,
                                        while_paused=self._paused, every_s=every_s)
         pipeline.source = self.source
-        # Pause, step and seek act on the frame on screen, and its latency is timed from its
-        # read: both need the frame shown to be the newest read, so no frame is read ahead.
-        pipeline.threaded = False
         self.sink = OverlaySink(self.source.read_at)
         self.sound = AlertSound(cfg.alert, pipeline.sinks, audible)
         alerts = [s for s in self.sound.sinks if isinstance(s, (GatedSink, AudibleAlert))]
@@ -117,9 +99,7 @@ class OverlayRun:
 
     def _seeked(self, last: Optional[Frame], target: int) -> None:
         """On the pipeline thread, between two frames."""
-        for name, stage in self._pristine.items():
-            if stage is not None:
-                setattr(self.pipeline, name, copy.deepcopy(stage))
+        reset_stages(self.pipeline)
         if self._log is not None:  # a reader of the events file must know frames repeat
             self._log.write_record({"type": "seek", "t": round(last.t_s, 6) if last else 0.0,
                                     "frame": last.index if last else 0, "to": target})
@@ -140,11 +120,13 @@ class OverlayRun:
 
 def _qt_message(kind: QtMsgType, _context: object, message: Optional[str]) -> None:
     # Qt's own chatter (the offscreen plugin, a missing sound server) is for -v only.
-    level = logging.ERROR if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) else logging.DEBUG
+    critical = kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+    level = logging.ERROR if critical else logging.DEBUG
     log.log(level, "Qt: %s", message)
 
 
-def _log_gui_error(kind: type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+def _log_gui_error(kind: type[BaseException], exc: BaseException,
+                   tb: Optional[TracebackType]) -> None:
     # PyQt aborts the process on an exception in a slot unless an excepthook is set: a drawing
     # bug must not take down the run (and its end record) with it.
     log.error("overlay: %s: %s", kind.__name__, exc, exc_info=(kind, exc, tb))
@@ -157,7 +139,7 @@ def run_overlay(pipeline: Pipeline, cfg: Config, screenshot: Optional[Path] = No
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qt_handler = qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(["fcw"])
-    live = isinstance(pipeline.source, LiveSource)  # a --realtime file still ends normally
+    live = is_live(pipeline)  # before the playback control wraps the source
     try:
         run = OverlayRun(pipeline, cfg, audible=screenshot is None)
     except BaseException:
@@ -180,29 +162,25 @@ def run_overlay(pipeline: Pipeline, cfg: Config, screenshot: Optional[Path] = No
             win.close()
 
     run.signals.ended.connect(_ended)
-
-    def _stop(_signum: int, _frame: object) -> None:
-        QTimer.singleShot(0, win.close)
-
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     hook, sys.excepthook = sys.excepthook, _log_gui_error
     wake = QTimer()  # lets Python run its signal handlers while Qt's loop waits
     wake.timeout.connect(lambda: None)
     wake.start(200)
     try:
-        win.show()
-        run.start()
-        app.exec()
+        # A signal closes the window, which stops the run (on the GUI thread, as a click would).
+        with stop_signals(lambda: QTimer.singleShot(0, win.close)):
+            win.show()
+            run.start()
+            app.exec()
     finally:
         wake.stop()
         run.close()
         sys.excepthook = hook
         qInstallMessageHandler(qt_handler)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if run.error is not None:
-        if live and isinstance(run.error, SourceError) and not isinstance(run.error, SourceLost):
-            raise SourceLost(str(run.error)) from run.error
+        lost = as_source_lost(run.error, live)
+        if lost is not None:
+            raise lost from run.error
         raise run.error
     if saved:
         raise saved[0]

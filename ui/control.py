@@ -26,10 +26,19 @@ class PlaybackControl:
         self._paused = False
         self._steps = 0  # frames let through while paused
         self._seek: Optional[int] = None
+        # The pipeline waiting in a pause, its last frame done, and how many times it came to
+        # such a wait: what a test (or a tool) waits for instead of guessing a delay.
+        self._parked = False
+        self.parks = 0
 
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def parked(self) -> bool:
+        """The pipeline thread is waiting for the pause to end: every sink has its last frame."""
+        return self._parked
 
     @property
     def stopped(self) -> bool:
@@ -70,9 +79,12 @@ class PlaybackControl:
         """Block while paused, calling ``while_paused`` every ``every_s``; (go on, seek target).
         False once the run is stopped."""
         with self._cond:
+            if self._paused and self._steps == 0 and not self._stop.is_set():
+                self._parked, self.parks = True, self.parks + 1
             while self._paused and self._steps == 0 and not self._stop.is_set():
                 if not self._cond.wait(every_s):
                     while_paused()
+            self._parked = False
             if self._stop.is_set():
                 return False, None
             if self._paused:

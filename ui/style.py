@@ -21,6 +21,7 @@ LIGHT_COLOR = {
     LightState.RED: QColor(235, 30, 30),
     LightState.YELLOW: QColor(255, 200, 0),
     LightState.GREEN: QColor(40, 220, 90),
+    LightState.UNKNOWN: QColor(200, 200, 200),  # heads that disagree: no colour to trust
 }
 PANEL_BG = QColor(0, 0, 0, 170)
 MIN_TEXT_PX = 11

@@ -5,19 +5,22 @@ from pathlib import Path
 
 import numpy as np
 
-from fcw.errors import ModelError
-
+from ..errors import ModelError
 from ..spec import ModelSpec
-from .base import Backend
+from .base import Backend, check_io_shapes
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, model_path: Path, threads: int = 0) -> None:
+    def __init__(self, spec: ModelSpec, model_path: Path, threads: int = 0,
+                 precision: str = "fp32") -> None:
         super().__init__(spec)
         import onnxruntime as ort
 
+        #: "fp32", or "int8" for a statically quantised copy of the model (engines/quantize.py).
+        self.precision = precision
+        self.model_path = Path(model_path)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -28,23 +31,10 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:  # onnxruntime raises its own exception types per version
             raise ModelError(f"{model_path}: ONNX Runtime cannot load it: "
                              f"{str(exc).splitlines()[0]}") from None
-        self._check_signature(model_path)
-        self._input_name = self._session.get_inputs()[0].name
-        self.providers = self._session.get_providers()
-
-    def _check_signature(self, model_path: Path) -> None:
-        """Refuse a graph whose input or output does not match the spec before any frame runs."""
         (inp,), outs = self._session.get_inputs(), self._session.get_outputs()
-        spec_in = self.spec.input
-        want = [spec_in.batch, 3, spec_in.height, spec_in.width]
-        got = [d if isinstance(d, int) else None for d in inp.shape]
-        if got[1:] != want[1:] or (spec_in.batch and got[0] != spec_in.batch):
-            raise ModelError(f"{model_path}: input {inp.name} has shape {inp.shape}, "
-                             f"model {self.spec.name!r} expects {want}")
-        out_shape = [d if isinstance(d, int) else None for d in outs[0].shape][1:]
-        if out_shape != list(self.spec.output.shape):
-            raise ModelError(f"{model_path}: output has shape {outs[0].shape}, model "
-                             f"{self.spec.name!r} expects [N, {', '.join(map(str, self.spec.output.shape))}]")
+        check_io_shapes(model_path, spec, inp.name, inp.shape, outs[0].shape, outs[0].name)
+        self._input_name = inp.name
+        self.providers = self._session.get_providers()
 
     def run(self, x: np.ndarray) -> np.ndarray:
         fixed = self.spec.input.batch

@@ -18,11 +18,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from fcw.errors import ModelError
-
 from ..cache import DeviceInfo, check_compatible, current_device, read_meta
+from ..errors import ModelError
 from ..spec import ModelSpec
-from .base import Backend
+from .base import Backend, check_io_shapes
+from .trt_env import import_cuda, import_tensorrt
 
 
 class TensorRTBackend(Backend):
@@ -33,16 +33,15 @@ class TensorRTBackend(Backend):
                  device_index: int = 0, trt: Any = None, cuda: Any = None) -> None:
         super().__init__(spec)
         if trt is None or cuda is None:
-            from ..build import import_cuda, import_tensorrt
-
             trt = trt or import_tensorrt()
             cuda = cuda or import_cuda()
         self._trt, self._cuda = trt, cuda
         self.engine_path = Path(engine_path)
         self.meta = read_meta(self.engine_path)  # no sidecar: refused before any byte is loaded
+        self.precision = self.meta.precision
         check_compatible(self.meta, device or current_device(device_index), str(trt.__version__),
                          onnx_sha256 or spec.sha256, precision, path=self.engine_path)
-        self._ctx = None
+        self._ctx: Any = None
         self._buffers: list[Any] = []
         self._closed = False
         # A retained primary context, pushed around every call: the pipeline may call infer from
@@ -79,16 +78,11 @@ class TensorRTBackend(Backend):
         (self._in_name, in_shape), (self._out_name, out_shape) = self._io(trt)
         self._dynamic = in_shape[0] == -1
         self.batch = self.meta.batch if self._dynamic else in_shape[0]
-        spec_in = self.spec.input
-        want_in = (3, spec_in.height, spec_in.width)
-        if tuple(in_shape[1:]) != want_in:
-            raise ModelError(f"{self.engine_path}: input {self._in_name} has shape "
-                             f"{list(in_shape)}, model {self.spec.name!r} expects [N, "
-                             f"{', '.join(map(str, want_in))}]")
-        if tuple(out_shape[1:]) != tuple(self.spec.output.shape):
-            raise ModelError(f"{self.engine_path}: output {self._out_name} has shape "
-                             f"{list(out_shape)}, model {self.spec.name!r} expects [N, "
-                             f"{', '.join(map(str, self.spec.output.shape))}]")
+        # The spec's shapes, whatever their rank (FastestDet's 85x22x22 grid, YOLOX's 3549x85
+        # rows, a classifier's vector), size the buffers: one check, shared with ONNX Runtime.
+        check_io_shapes(self.engine_path, self.spec, self._in_name, in_shape, out_shape,
+                        self._out_name)
+        want_in = (3, self.spec.input.height, self.spec.input.width)
         # Buffers for the largest batch, allocated once; page-locked so the copies are async.
         self._host_in = cuda.pagelocked_empty((self.batch, *want_in), np.float32)
         self._host_out = cuda.pagelocked_empty((self.batch, *self.spec.output.shape), np.float32)

@@ -18,4 +18,5 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise FcwError(f"fcw batch needs {module.split('.')[0]}: pip install 'fcw[batch]'") from None
+        package = module.split(".")[0]
+        raise FcwError(f"fcw batch needs {package}: pip install 'fcw[batch]'") from None

@@ -7,9 +7,10 @@ in either run, or exist in only one, are listed as such: their behaviour cannot 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from fcw.errors import FcwError
 
@@ -92,7 +93,8 @@ def setting_changes(old: Path, new: Path) -> list[str]:
 def diff_runs(old: Path, new: Path, tolerance_s: float = 0.5) -> dict[str, Any]:
     old, new = Path(old), Path(new)
     a, b = _drives(old), _drives(new)
-    changes = [compare_drive(k, a.get(k), b.get(k), tolerance_s) for k in sorted(a.keys() | b.keys())]
+    changes = [compare_drive(k, a.get(k), b.get(k), tolerance_s)
+               for k in sorted(a.keys() | b.keys())]
     count = {s: sum(c.status == s for c in changes)
              for s in ("same", "changed", "failed", "only_old", "only_new")}
     return {"old": str(old), "new": str(new), "tolerance_s": tolerance_s,

@@ -1,4 +1,4 @@
-"""The resume key: a drive's outputs are reused only if made by the same config, model, fcw and drive.
+"""The resume key: outputs are reused only if the same config, model, fcw and drive made them.
 
 The key is the sha256 of the config record's sha256, the models (the detector's file sha256, which
 the model store checks the file against before loading, and the sha256 of every model spec fcw
@@ -52,7 +52,8 @@ def drive_identity(drive: Drive) -> dict[str, Any]:
 
 
 def resume_key(config_sha: str, model: dict[str, str], drive: dict[str, Any]) -> str:
-    return _sha256({"config_sha256": config_sha, **model, "drive": drive, "fcw_version": __version__})
+    return _sha256({"config_sha256": config_sha, **model, "drive": drive,
+                    "fcw_version": __version__})
 
 
 def is_complete(out: Path, drive: Drive, key: str) -> bool:

@@ -57,7 +57,8 @@ class Behaviour:
 def read_behaviour(events: Path) -> Behaviour:
     warnings: list[float] = []
     cautions = lights = 0
-    level, error = "none", None
+    level: Optional[str] = "none"
+    error = None
     for rec in read_events(events):
         kind = rec.get("type")
         if kind == "fcw":

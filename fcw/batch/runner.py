@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from engines.spec import load_spec
 from engines.store import ENV_VAR as MODELS_ENV
@@ -68,7 +69,8 @@ class BatchReport:
     def line(self) -> str:
         warnings = sum(s.get("warnings", 0) for s in self.summaries)
         cautions = sum(s.get("cautions", 0) for s in self.summaries)
-        rate = f", {self.drives_per_min:.1f} drives/min on {self.workers} workers" if self.ran else ""
+        rate = (f", {self.drives_per_min:.1f} drives/min on {self.workers} workers"
+                if self.ran else "")
         return (f"{len(self.summaries)} drives: ran {self.ran}, skipped {self.skipped} (complete), "
                 f"failed {self.failed}; {warnings} warnings, {cautions} cautions{rate}")
 
@@ -114,7 +116,8 @@ def _batch_record(cfg: Config, drives: int) -> dict[str, Any]:
     return {"config": cfg.to_record(), "config_sha256": config_sha256(cfg),
             **model_identity(load_spec(cfg.detector.model)), "fcw_version": __version__,
             "drives": drives,
-            "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds")}
 
 
 def _lost_summary(drive: Drive, key: str, reason: str) -> dict[str, Any]:
@@ -126,7 +129,7 @@ def _lost_summary(drive: Drive, key: str, reason: str) -> dict[str, Any]:
 
 
 def run_batch(drives: Sequence[Drive], cfg: Config, options: BatchOptions) -> BatchReport:
-    """Replay every drive not already complete for this config and model; print one line per drive."""
+    """Replay every drive not already complete for this config and model; one line per drive."""
     out = Path(options.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg_sha, model = config_sha256(cfg), model_identity(load_spec(cfg.detector.model))
@@ -166,7 +169,9 @@ def _replay(todo: list[Drive], keys: dict[str, str], cfg: Config, options: Batch
         if problems:
             raise FcwError(f"a Ray worker could not load the model: {problems[0]}")
         t1 = time.perf_counter()
-        queue, pending = deque(todo), {}
+        queue = deque(todo)
+        # a replay's Ray object ref -> the actor running it and its drive (ray is imported late)
+        pending: dict[Any, tuple[Any, Drive]] = {}
         bar = tqdm(total=total, initial=total - len(todo), unit="drive", desc="fcw batch",
                    disable=not options.progress, file=sys.stderr, dynamic_ncols=True)
         with bar:

@@ -1,4 +1,4 @@
-"""The batch as one table, a row per drive: ``results.parquet`` and ``results.csv`` in the out folder.
+"""The batch as one table, a row per drive: ``results.parquet`` and ``results.csv`` in the out dir.
 
 The schema is fixed, so a column keeps its type even when every drive of a batch leaves it empty
 (``pandas.read_parquet`` / ``read_csv`` load either file directly).
@@ -6,8 +6,9 @@ The schema is fixed, so a column keeps its type even when every drive of a batch
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import require
 

@@ -1,4 +1,4 @@
-"""Replaying drives one after another in one process, with the model loaded once: a Ray actor's body.
+"""Replaying drives one after another in one process, the model loaded once: a Ray actor's body.
 
 Each drive goes through :func:`fcw.app.build_pipeline`, exactly as ``fcw run --headless --events
 --tracks`` would run it, except that the models (the detector stage and the traffic-light
@@ -23,9 +23,9 @@ import cv2
 from engines.spec import load_spec
 from fcw import __version__
 from fcw.app import RunOptions, build_detector, build_pipeline
-from fcw.lights.build import load_light_models
 from fcw.config import Config
 from fcw.errors import FcwError
+from fcw.lights.build import load_light_models
 
 from .drives import Drive
 from .keys import config_sha256, model_identity

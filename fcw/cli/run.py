@@ -14,58 +14,31 @@ Exit codes, for a supervisor (systemd ``Restart=on-failure`` restarts on any but
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
-from fcw.config import load_config
-from fcw.errors import FcwError, SourceError
-from fcw.pipeline import Pipeline
-from fcw.sinks.base import RunSummary
-from fcw.sources import LiveSource
 from ui import overlay_unavailable, parse_size
 
-EXIT_OK = 0
-EXIT_FAULT = 1
-EXIT_USAGE = 2  # returned by fcw.cli.main for ConfigError and by argparse
-EXIT_SOURCE_LOST = 3
 
-
-class SourceLost(SourceError):
-    """A live source that failed mid-run; the CLI prints it as one line and exits 3."""
-
-    exit_code = EXIT_SOURCE_LOST
-
-
-def exit_code(summary: RunSummary, live: bool) -> int:
-    """How a finished run ends the process: a live stream has no normal end, so its end is a loss."""
-    if summary.error is not None or summary.stop_reason == "error":
-        return EXIT_FAULT
-    if summary.stop_reason == "end_of_source" and live:
-        return EXIT_SOURCE_LOST
-    return EXIT_OK
-
-
-def run_pipeline(pipeline: Pipeline) -> int:
-    """Run until the source ends or SIGINT/SIGTERM arrives; the process's exit code."""
-    # A camera or network stream; a video file paced with --realtime ends normally.
-    live = isinstance(pipeline.source, LiveSource)
-
-    def _stop(signum: int, _frame: object) -> None:
-        pipeline.request_stop()  # also wakes a wait for a camera that is gone
-
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+def _number(text: str) -> float:
     try:
-        summary = pipeline.run()
-    except SourceError as exc:
-        if live and not isinstance(exc, SourceLost):
-            raise SourceLost(str(exc)) from exc
-        raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return exit_code(summary, live)
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _at_least_zero(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -97,15 +70,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gt = p.add_argument_group("ground-truth boxes instead of the detector")
     gt.add_argument("--gt-boxes", type=Path, metavar="LABELS",
                     help="a .labels.json file whose boxes replace the detector's")
-    gt.add_argument("--gt-noise-px", type=float, default=2.0)
-    gt.add_argument("--gt-miss-rate", type=float, default=0.0)
-    gt.add_argument("--gt-false-rate", type=float, default=0.0)
-    gt.add_argument("--seed", type=int, default=0)
+    gt.add_argument("--gt-noise-px", type=_at_least_zero, default=2.0, metavar="PX",
+                    help="sigma of the Gaussian noise added to each box coordinate (default 2 px)")
+    gt.add_argument("--gt-miss-rate", type=_share, default=0.0, metavar="P",
+                    help="share of the boxes dropped, as a detector misses them (default 0)")
+    gt.add_argument("--gt-false-rate", type=_at_least_zero, default=0.0, metavar="N",
+                    help="false boxes added, per frame on average (default 0)")
+    gt.add_argument("--seed", type=int, default=0,
+                    help="seed of the noise, misses and false boxes (default 0)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    overrides = {}
+    # Here, not at the top: `fcw --help` must not pay for OpenCV, ONNX Runtime and scipy.
+    from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
+    from fcw.config import load_config
+    from fcw.errors import FcwError
+    from fcw.runtime import run_pipeline
+
+    # None: show the overlay; "": headless as asked; else why there can be no overlay here.
+    why = ("" if args.headless and not args.screenshot
+           else overlay_unavailable(bool(args.screenshot)))
+    if why and args.screenshot:
+        raise FcwError(f"--screenshot needs the overlay: {why}")
+    overrides: dict[str, object] = {}
+    if why is None:
+        # Pause, step and seek act on the frame on screen: the overlay reads none ahead.
+        overrides["pipeline.threaded"] = False
     if args.realtime:
         overrides["source.realtime"] = True
     if args.fps is not None:
@@ -119,10 +110,6 @@ def main(args: argparse.Namespace) -> int:
                          tracks=args.tracks, max_frames=args.max_frames,
                          models_dir=args.models_dir, backend=args.backend,
                          status=not args.no_status, ground_truth=gt)
-    # None: show the overlay; "": headless as asked; else why there can be no overlay here.
-    why = "" if args.headless and not args.screenshot else overlay_unavailable(bool(args.screenshot))
-    if why and args.screenshot:
-        raise FcwError(f"--screenshot needs the overlay: {why}")
     pipeline = build_pipeline(cfg, options)
     if why is None:
         from ui.app import run_overlay  # PyQt6 only here, so a headless run works without it

@@ -6,16 +6,18 @@ A DATASET argument is one of:
 * a label file ``*.labels.json``; its ``video`` is looked up relative to the label file, then
   under each data root (``--data-root``, default ``$FCW_SHARED_DIR`` or ``../shared`` beside the
   repository), so labels for third-party clips can live in ``tests/data/`` and name the video by
-  its path inside ``shared/`` without the video ever being copied into the repository;
+  its path inside ``shared/`` without the video ever being copied into the repository; the
+  ``video`` may also be a folder of images (frame N = the N-th image in natural name order, as
+  ``fcw run --source DIR`` reads it);
 * a folder: every ``*.labels.json`` under it, in name order;
 * a scenario name (``fcw render --list``) or ``all``: rendered into a temporary folder first.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from fcw.eval import EvalError
 from fcw.labels import LABELS_SUFFIX, ClipLabels, labels_path_for, load_labels
@@ -39,7 +41,7 @@ def default_data_roots() -> list[Path]:
 def resolve_video(labels_path: Path, labels: ClipLabels, data_roots: Sequence[Path]) -> Path:
     candidates = [labels_path.parent / labels.video, *(Path(r) / labels.video for r in data_roots)]
     for c in candidates:
-        if c.is_file():
+        if c.is_file() or c.is_dir():
             return c
     roots = ", ".join(str(r) for r in data_roots) or "(none)"
     raise EvalError(f"{labels_path}: video: {labels.video!r} not found beside the label file "

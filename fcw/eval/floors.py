@@ -29,8 +29,10 @@ def margin_limit(value: float, better: str) -> float:
     return math.ceil((value * 1.2 + 0.01) * 1000) / 1000
 
 
-def make_floors(figures: dict[str, tuple[float, str]], dataset: list[str]) -> dict[str, Any]:
-    return {"about": ABOUT, "dataset": dataset,
+def make_floors(figures: dict[str, tuple[float, str]], dataset: list[str], about: str = ABOUT,
+                **meta: Any) -> dict[str, Any]:
+    """The floors file's content; ``meta`` (e.g. the model) is recorded beside the dataset."""
+    return {"about": about, "dataset": dataset, **meta,
             "floors": {k: {b: margin_limit(v, b)} for k, (v, b) in sorted(figures.items())},
             "measured": {k: round(v, 4) for k, (v, _) in sorted(figures.items())}}
 
@@ -63,7 +65,8 @@ def check_floors(figures: dict[str, tuple[float, str]],
             failures.append(f"{name}: the limit is a {kind}, but this figure is better when "
                             f"{'higher' if better == 'min' else 'lower'}")
         elif (kind == "min" and value < bound) or (kind == "max" and value > bound):
-            failures.append(f"{name}: {value:.4g} is {'below the floor' if kind == 'min' else 'above the ceiling'} {bound}")
+            side = "below the floor" if kind == "min" else "above the ceiling"
+            failures.append(f"{name}: {value:.4g} is {side} {bound}")
     failures += [f"{name}: {value:.4g} has no floor (add it with --write-floors)"
                  for name, (value, _) in sorted(figures.items()) if name not in floors]
     return failures

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from fcw.eval import require
-from fcw.eval.detection import BANDS, evaluate_detection, images_of
-from fcw.eval.lights import evaluate_lights
+from fcw.eval.detection import BANDS, SPLITS, WIDTH_BANDS, evaluate_detection, images_of
+from fcw.eval.lights import evaluate_lights, light_figures, light_markdown
 from fcw.eval.runner import ClipRun
 from fcw.eval.tracking import evaluate_tracking
 from fcw.eval.ttc import evaluate_ttc
@@ -70,8 +71,78 @@ def figures(report: dict[str, Any]) -> dict[str, tuple[float, str]]:
             # A missed warning reads as 0 s of warning time: the worst value.
             put(f"warnings.{name}.first_warning_true_ttc_s", c["first_warning_true_ttc_s"] or 0.0,
                 "min")
-    put("lights.accuracy", report["lights"]["accuracy"], "min")
+    out.update(light_figures(report["lights"]))
     return out
+
+
+# --- detector stage on hand-labelled real frames (fcw eval --detection-only) ---------------------
+
+def detection_figures(result: dict[str, Any]) -> dict[str, tuple[float, str]]:
+    """One model's figures for the floors, per split: AP50 and recall per width band, false
+    boxes per frame, width jitter (median, p90)."""
+    out: dict[str, tuple[float, str]] = {}
+    for split in ("tune", "heldout"):
+        r = result.get(split, {})
+        if not r.get("frames"):
+            continue
+        for band in WIDTH_BANDS:
+            for kind in ("ap50", "recall"):
+                if r[kind][band] is not None:
+                    out[f"{split}.{kind}.{band}"] = (float(r[kind][band]), "min")
+        out[f"{split}.false_per_frame"] = (float(r["false_per_frame"]), "max")
+        for q in ("median", "p90"):
+            if r["jitter"][q] is not None:
+                out[f"{split}.jitter_{q}"] = (float(r["jitter"][q]), "max")
+    return out
+
+
+def detection_markdown(report: dict[str, Any]) -> str:
+    """The per-model tables: AP50 / recall by box width, false boxes and width jitter, by split."""
+    models = report["models"]
+    any_r = next(iter(models.values()))
+    lines = [f"# fcw eval --detection-only: {len(report['clips'])} clips", "",
+             f"fcw {report['fcw_version']}; labelled frames: "
+             + ", ".join(f"{s} {any_r[s]['frames']}" for s in SPLITS if any_r[s].get("frames"))
+             + f"; clips: {', '.join(report['clips'])}.", "",
+             "## AP50 / recall at IoU 0.5, by labelled box width (px)", "",
+             "| model | split | " + " | ".join(f"{b} (n)" for b in WIDTH_BANDS) + " |",
+             "|---|---|" + "---|" * len(WIDTH_BANDS)]
+    for m, r in models.items():
+        for split in SPLITS:
+            s = r[split]
+            if not s.get("frames"):
+                continue
+            cells = [f"{_fmt(s['ap50'][b])} / {_fmt(s['recall'][b])} ({s['n_gt'][b]})"
+                     for b in WIDTH_BANDS]
+            lines.append(f"| {m} | {split} | " + " | ".join(cells) + " |")
+    lines += ["", "## False boxes and box-width jitter", "",
+              ("| model | split | frames | false boxes / frame | jitter median | jitter p90 "
+               "| pairs | labels' own jitter (median / p90) |"),
+              "|---|---|---|---|---|---|---|---|"]
+    for m, r in models.items():
+        for split in SPLITS:
+            s = r[split]
+            if not s.get("frames"):
+                continue
+            j = s["jitter"]
+            lines.append(f"| {m} | {split} | {s['frames']} | {s['false_per_frame']:.2f} "
+                         f"| {_fmt(j['median'], True)} | {_fmt(j['p90'], True)} | {j['pairs']} "
+                         f"| {_fmt(j['label_median'], True)} / {_fmt(j['label_p90'], True)} |")
+    lines += ["", "## Per clip (all frames): recall / false boxes per frame", "",
+              "| clip | frames | vehicles | " + " | ".join(models) + " |",
+              "|---|---|---|" + "---|" * len(models)]
+    for clip, c in any_r["clips"].items():
+        cells = [f"{_fmt(r['clips'][clip]['recall'])} / {r['clips'][clip]['false_per_frame']:.2f}"
+                 for r in models.values()]
+        lines.append(f"| {clip} | {c['frames']} | {c['n_gt']} | " + " | ".join(cells) + " |")
+    lines += ["", ("Vehicles under 12 px wide or marked ignore count neither way. A false box is a "
+                   "vehicle detection matching no labelled vehicle at IoU 0.5. Jitter: |dw| / w of "
+                   "the detections matched to the same vehicle on consecutive labelled frames; the "
+                   "labels' own figure is the real growth plus the labeller's hand.")]
+    for m, r in models.items():
+        lines.append(f"Model {m}: {r['backend']}, input {r['input_size']}, "
+                     f"sha256 {str(r['sha256'])[:12]}.")
+    return "\n".join(lines) + "\n"
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -122,10 +193,7 @@ def markdown(report: dict[str, Any], plots: Sequence[str]) -> str:
     lines += ["", f"False warnings on normal driving: {w['false_warnings']} in "
               f"{w['normal_driving_s']:.0f} s ({_fmt(w['false_warnings_per_hour'])} per hour).",
               "", "## Traffic lights", ""]
-    if lights["n"]:
-        lines.append(f"State accuracy {lights['accuracy']:.1%} over {lights['n']} labelled frames.")
-    else:
-        lines.append("No frame has a labelled light state (n = 0).")
+    lines += light_markdown(lights)
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,7 @@ Only the numbers are kept, never the images, so a long clip costs a few kilobyte
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -39,6 +39,8 @@ class FrameOutput:
     ttc_sigma_s: Optional[float]
     level: WarningLevel
     light: str
+    #: (N, 4) the lit traffic-light heads the lights stage found (pixels)
+    light_heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
     def __post_init__(self) -> None:
         if self.det_xyxy.shape != (len(self.det_score), 4):
@@ -77,7 +79,7 @@ class Collector(Sink):
         self.frames.append(FrameOutput(
             f.index, f.t_s, det.xyxy.copy(), det.score.copy(), trk.track_id[keep].copy(),
             trk.xyxy[keep].copy(), risk.lead_id, risk.ttc_s, risk.ttc_sigma_s, risk.level,
-            result.light.state.value))
+            result.light.state.value, np.asarray(result.light.heads_xyxy, np.float32).copy()))
         self.events.extend(result.events)
 
 

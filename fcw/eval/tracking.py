@@ -7,7 +7,8 @@ one is left out of the hypotheses, so it is neither a miss nor a false positive.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,9 @@ def accumulate(run: ClipRun) -> Any:
 def evaluate_tracking(runs: Sequence[ClipRun]) -> dict[str, Any]:
     """MOTA, IDF1 and their counts per clip and over all clips; None where nothing is labelled."""
     mm = require("motmetrics", "motmetrics")
-    runs = [r for r in runs if any(fl.boxes for fl in r.clip.labels.frames)]
+    # A clip that boxes only the lead would count every other vehicle as a false track.
+    runs = [r for r in runs if r.clip.labels.boxes == "all"
+            and any(fl.boxes for fl in r.clip.labels.frames)]
     if not runs:
         return {"overall": None, "clips": {}}
     metrics = ["mota", "idf1", "num_objects", "num_false_positives", "num_misses",

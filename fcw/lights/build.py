@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from engines.backends import create_backend
+from engines.backends import BackendName, create_backend
 from engines.backends.base import Backend
 from engines.spec import ModelSpec, load_spec
 from engines.store import resolve_model
@@ -29,12 +29,12 @@ class LightModels:
     """
 
     crops: Backend
-    frames: Optional[Backend]
+    frames: Backend | None
     info: dict[str, Any]
 
 
-def load_light_models(cfg: Config, models_dir: Optional[Path] = None,
-                      backend: Optional[str] = None) -> LightModels:
+def load_light_models(cfg: Config, models_dir: Path | None = None,
+                      backend: BackendName | None = None) -> LightModels:
     lc = cfg.lights
     kind = backend or cfg.detector.backend
     threads = cfg.inference_threads()

@@ -5,8 +5,8 @@
   costs about 27 ms a run on one CPU core, so it runs at most once every ``period_s`` of frame
   time, on its own thread, and its last answer stands in between (a light's state lasts seconds).
 
-Both return probabilities over fcw's four states (``fcw.types.LightState`` order: none, red,
-yellow, green), so that the fusion need not know the models' own class lists.
+Both return probabilities over fcw's states (``fcw.types.LightState`` order: none, red,
+yellow, green, unknown), so that the fusion need not know the models' own class lists.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from fcw.types import Frame, LightState
 
 from .proposals import LightProposals, crop_boxes
 
-STATES = tuple(LightState)  # none, red, yellow, green: the order of every probability vector here
+# none, red, yellow, green, unknown: the order of every probability vector here (the models never
+# say unknown: that column is the selector's, for heads that disagree)
+STATES = tuple(LightState)
 # A model's class name -> fcw's state ("off" is a head with no lit lamp: no state to obey).
 _CLASS_TO_STATE = {"none": LightState.NONE, "off": LightState.NONE, "red": LightState.RED,
                    "yellow": LightState.YELLOW, "green": LightState.GREEN}
@@ -30,7 +32,8 @@ def _state_matrix(class_names: tuple[str, ...]) -> np.ndarray:
     m = np.zeros((len(class_names), len(STATES)), np.float32)
     for i, name in enumerate(class_names):
         if name not in _CLASS_TO_STATE:
-            raise ValueError(f"traffic-light model class {name!r} is not one of {sorted(_CLASS_TO_STATE)}")
+            raise ValueError(f"traffic-light model class {name!r} is not one of "
+                             f"{sorted(_CLASS_TO_STATE)}")
         m[i, STATES.index(_CLASS_TO_STATE[name])] = 1.0
     return m
 

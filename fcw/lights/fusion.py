@@ -1,11 +1,12 @@
 """One state per frame from both classifiers, and a smoothed state that does not flicker.
 
-Fusion is a linear opinion pool over (none, red, yellow, green):
+Fusion is a linear opinion pool over (none, red, yellow, green, unknown):
 
     p = crop_weight * p_crop + (1 - crop_weight) * p_frame
 
 p_crop is the governing head's probabilities, or "none" for certain when no lit head governs;
-p_frame is the whole-frame classifier's (which has no yellow). Without the frame classifier,
+p_frame is the whole-frame classifier's (which has no yellow). "unknown" is the crops' word for
+heads that disagree; the frame classifier never says it. Without the frame classifier,
 p = p_crop. The crop classifier carries more weight: it sees the head at its own resolution and
 knows yellow, and it says which light it means.
 
@@ -31,7 +32,8 @@ from .classify import STATES
 _NONE_ONLY = np.eye(len(STATES), dtype=np.float32)[0]
 
 
-def fuse(crop_probs: np.ndarray | None, frame_probs: np.ndarray | None, crop_weight: float) -> np.ndarray:
+def fuse(crop_probs: np.ndarray | None, frame_probs: np.ndarray | None,
+         crop_weight: float) -> np.ndarray:
     """(4,) fused probabilities; crop_probs None = no lit head governs."""
     p_crop = _NONE_ONLY if crop_probs is None else np.asarray(crop_probs, np.float32)
     if frame_probs is None:
@@ -48,9 +50,15 @@ class LightSmoother:
         self._candidate: LightState | None = None
         self._count = 0
 
+    def reset(self) -> None:
+        self.state, self._ema, self._t_s = LightState.NONE, None, None
+        self._candidate, self._count = None, 0
+
     @property
     def confidence(self) -> float:
-        return 0.0 if self._ema is None else float(np.clip(self._ema[STATES.index(self.state)], 0, 1))
+        if self._ema is None:
+            return 0.0
+        return float(np.clip(self._ema[STATES.index(self.state)], 0, 1))
 
     def update(self, t_s: float, probs: np.ndarray) -> bool:
         """Take one frame's fused probabilities; True when the shown state changed."""
@@ -67,7 +75,8 @@ class LightSmoother:
             return False
         self._count = self._count + 1 if lead is self._candidate else 1
         self._candidate = lead
-        needed = self.cfg.none_debounce_frames if lead is LightState.NONE else self.cfg.debounce_frames
+        needed = (self.cfg.none_debounce_frames if lead is LightState.NONE
+                  else self.cfg.debounce_frames)
         if self._count < needed:
             return False
         self.state, self._candidate, self._count = lead, None, 0

@@ -50,7 +50,9 @@ class EgoMotion:
             return False
         diff = np.abs(road - prev).astype(np.float32)
         valid = np.ones(road.shape, bool)
-        for x1, y1, x2, y2 in np.asarray(vehicle_boxes, float).reshape(-1, 4):
+        boxes = np.asarray(vehicle_boxes, float).reshape(-1, 4)
+        # A diverging track's box can be NaN or infinite; it masks nothing (int() would raise).
+        for x1, y1, x2, y2 in boxes[np.isfinite(boxes).all(axis=1)]:
             r1, r2 = int((y1 - y0) // _SCALE), int(np.ceil((y2 - y0) / _SCALE))
             c1, c2 = int(x1 // _SCALE), int(np.ceil(x2 / _SCALE))
             valid[max(r1, 0):max(r2, 0), max(c1, 0):max(c2, 0)] = False
@@ -79,6 +81,14 @@ class LightPrompts:
         self.ego = EgoMotion(camera, cfg.still_level, cfg.stopped_min_s)
         self._prev_state = LightState.NONE
         self._green_since: float | None = None
+        self._green_prompted = False
+
+    def reset(self) -> None:
+        """Forget the light and the ego's stillness (a seek in a replay)."""
+        ego = self.ego
+        self.ego = EgoMotion(ego.camera, ego.still_level, ego.min_still_s)
+        self._prev_state = LightState.NONE
+        self._green_since = None
         self._green_prompted = False
 
     def _lead_moved_off(self, tracks: Tracks, risk: Risk) -> bool:

@@ -21,9 +21,9 @@ BLOB, DETECTOR = 0, 1
 # Which lamp of a vertical head the blob is taken to be (row of its centre in the head box).
 LAMP_TOP, LAMP_MIDDLE, LAMP_BOTTOM, LAMP_UNKNOWN = 0, 1, 2, -1
 
-# Head box around a lamp of diameter d, measured on the training crops (engines/train/tl_crops.py
-# prints them): the crops are about 2.3 d wide and 4.6 d tall (medians 2.1-2.9 and 4-5.5), and the lamp centres sit at these
-# fractions of the height.
+# Head box around a lamp of diameter d, measured on the training crops (training/tl_crops.py
+# prints them): the crops are about 2.3 d wide and 4.6 d tall (medians 2.1-2.9 and 4-5.5), and
+# the lamp centres sit at these fractions of the height.
 HEAD_W_PER_LAMP = 2.3
 HEAD_H_PER_LAMP = 4.6
 LAMP_ROW_FRAC = {LAMP_TOP: 0.23, LAMP_MIDDLE: 0.48, LAMP_BOTTOM: 0.76}
@@ -70,16 +70,15 @@ class LightProposals:
         return len(self.xyxy)
 
     @classmethod
-    def build(cls, xyxy: list, source: list, lamp: list, blob: list) -> "LightProposals":
+    def build(cls, xyxy: list, source: list, lamp: list, blob: list) -> LightProposals:
         return cls(np.asarray(xyxy, np.float32).reshape(-1, 4), np.asarray(source, np.int8),
                    np.asarray(lamp, np.int8), np.asarray(blob, np.int32))
 
 
 def _hue_mask(hsv: np.ndarray, bands: tuple[tuple[int, int], ...]) -> np.ndarray:
-    mask = None
+    mask = np.zeros(hsv.shape[:2], np.uint8)
     for lo, hi in bands:
-        m = cv2.inRange(hsv, (lo, _MIN_SAT, _MIN_VAL), (hi, 255, 255))
-        mask = m if mask is None else mask | m
+        np.bitwise_or(mask, cv2.inRange(hsv, (lo, _MIN_SAT, _MIN_VAL), (hi, 255, 255)), out=mask)
     return mask
 
 
@@ -126,8 +125,9 @@ def propose(image: np.ndarray, horizon_y_px: float, detector_boxes: np.ndarray,
         # Tail and brake lights of a tall truck or bus can reach above the horizon.
         c = np.array([(b[0], b[1]) for b in blobs])
         v = np.asarray(vehicle_boxes, float)
-        on_vehicle = ((c[:, None, 0] >= v[None, :, 0]) & (c[:, None, 0] <= v[None, :, 2])
-                      & (c[:, None, 1] >= v[None, :, 1]) & (c[:, None, 1] <= v[None, :, 3])).any(1)
+        inside = ((c[:, None, 0] >= v[None, :, 0]) & (c[:, None, 0] <= v[None, :, 2])
+                  & (c[:, None, 1] >= v[None, :, 1]) & (c[:, None, 1] <= v[None, :, 3]))
+        on_vehicle = np.any(inside, axis=1).tolist()
         blobs = [b for b, on in zip(blobs, on_vehicle) if not on]
     if max_blobs is not None and len(blobs) > max_blobs:
         blobs = sorted(blobs, key=lambda b: -b[2])[:max_blobs]

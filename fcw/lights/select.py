@@ -1,8 +1,10 @@
 """Which of the lights in view governs the ego lane, and what the crops say about its state.
 
-Of the proposals the crop classifier calls lit, the two boxes of one warm blob are reduced to the
-one that fits a head better and duplicates (a blob box and the detector's box of one head) to
-the surer one. Each remaining head gets a weight, how likely it is to be the ego lane's:
+Of the proposals the crop classifier calls lit and that hang high enough above the horizon to
+be a signal head (``min_elevation_heads``, see ``head_elevation``), the two boxes of one warm
+blob are reduced to the one that fits a head better and duplicates (a blob box and the
+detector's box of one head) to the surer one. Each remaining head gets a weight, how likely it
+is to be the ego lane's:
 
     weight = P(lit) * exp(-dx^2 / (2 (position_sigma_frac * W)^2)) * min(1, h / (size_ref_frac * H))
              * (1 + detector_bonus if the detector also boxed it as a traffic light)
@@ -13,9 +15,14 @@ just beside it, a crossing street's stand far to the side), h the box height (a 
 bigger), the detector bonus the agreement of the two proposal sources, and the persistence bonus
 the agreement over frames that keeps the choice from hopping between two similar heads.
 
-An approach usually has two or three heads showing the same state, while a lamp-like distractor
-(a lit window, a sign) stands alone; so the crop evidence is the weight-averaged probabilities of
-all lit heads, and the governing light is the heaviest head that shows the winning state.
+The heads that may govern are the group of the heaviest ones (weight at least ``pool_frac`` of
+the heaviest): an approach usually has two or three heads over the lane showing one state, while
+a head for another road, a far intersection's or a lamp-like distractor weighs less. Within that
+group each head votes for the state it shows, with its weight. A state that gathers at least
+``agree_share`` of the votes governs, and the evidence is the weight-averaged probabilities of the
+heads that show it; otherwise the heads disagree (a left-turn arrow red beside a green for the
+lane, two streets' heads in view) and the evidence is "unknown", with the group as candidates:
+fcw does not pick one at random.
 """
 from __future__ import annotations
 
@@ -25,26 +32,49 @@ import numpy as np
 
 from fcw.boxes import box_center, iou_matrix
 from fcw.config import LightsConfig
+from fcw.types import LightState, _check_rows
 
 from .classify import STATES
 from .proposals import DETECTOR, LightProposals
 
-_NONE = 0  # index of LightState.NONE in STATES
+_NONE = STATES.index(LightState.NONE)
+_UNKNOWN = STATES.index(LightState.UNKNOWN)
+# The states a lit head can show, as indices into STATES.
+_LIT = np.array([STATES.index(s) for s in (LightState.RED, LightState.YELLOW, LightState.GREEN)])
 _DUPLICATE_IOU = 0.3
 
 
 @dataclass(frozen=True)
 class LightCandidate:
-    """The governing head: xyxy (4,) float32 pixels; probs (4,) over STATES, the weighted
-    evidence of all lit heads; weight, its own ranking weight."""
+    """The crops' reading of one frame.
 
-    xyxy: np.ndarray
+    xyxy: (4,) float32 pixels of the governing head, or None when the heads disagree.
+    probs: (5,) over STATES, the evidence (UNKNOWN carries it when the heads disagree).
+    weight: the governing head's ranking weight (the heaviest head's when they disagree).
+    heads_xyxy: (N, 4) float32, every lit head; heads_state: (N,) the state each one shows;
+    heads_weight: (N,) float64, each one's ranking weight.
+    candidates: indices into the heads of the group that may govern, heaviest first.
+    """
+
+    xyxy: np.ndarray | None
     probs: np.ndarray
     weight: float
+    heads_xyxy: np.ndarray
+    heads_state: tuple[LightState, ...]
+    heads_weight: np.ndarray
+    candidates: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if np.shape(self.xyxy) != (4,) or np.shape(self.probs) != (len(STATES),):
-            raise ValueError("LightCandidate needs xyxy (4,) and probs (4,)")
+        if self.xyxy is not None and np.shape(self.xyxy) != (4,):
+            raise ValueError(f"LightCandidate.xyxy must have shape (4,), got {np.shape(self.xyxy)}")
+        if np.shape(self.probs) != (len(STATES),):
+            raise ValueError(f"LightCandidate.probs must have shape ({len(STATES)},)")
+        _check_rows("LightCandidate.heads_xyxy", self.heads_xyxy, len(self.heads_state), (4,))
+        _check_rows("LightCandidate.heads_weight", self.heads_weight, len(self.heads_state))
+
+    @property
+    def disagree(self) -> bool:
+        return self.xyxy is None
 
 
 def lit_heads(proposals: LightProposals, probs: np.ndarray, min_lit_prob: float
@@ -72,8 +102,20 @@ def lit_heads(proposals: LightProposals, probs: np.ndarray, min_lit_prob: float
     return kept_a, boxed | det[kept_a]
 
 
+def head_elevation(xyxy: np.ndarray, horizon_y_px: float) -> np.ndarray:
+    """(N,) how far each box's centre is above the horizon, in its own heights.
+
+    A signal head hangs 2.5-6 m up and is about 1 m tall, so at any range its centre is 1.5-4
+    head heights above the horizon (for a camera 1.2-1.7 m high); tail and brake lights, a
+    lamp-sized blob on a vehicle, sit at or below it."""
+    b = np.asarray(xyxy, float).reshape(-1, 4)
+    h = np.maximum(b[:, 3] - b[:, 1], 1.0)
+    return (horizon_y_px - (b[:, 1] + b[:, 3]) / 2) / h
+
+
 class GoverningLightSelector:
-    """``update(...) -> LightCandidate | None``; remembers the last choice for the persistence bonus."""
+    """``update(...) -> LightCandidate | None``; remembers the last choice for the persistence
+    bonus."""
 
     def __init__(self, cfg: LightsConfig) -> None:
         self.cfg = cfg
@@ -94,20 +136,37 @@ class GoverningLightSelector:
             w = w * np.where(near, 1.0 + cfg.persistence_bonus, 1.0)
         return w
 
-    def update(self, t_s: float, width: int, height: int, vp_x_px: float,
+    def reset(self) -> None:
+        self._last = None
+
+    def update(self, t_s: float, width: int, height: int, vp_x_px: float, horizon_y_px: float,
                proposals: LightProposals, probs: np.ndarray) -> LightCandidate | None:
         kept, boxed = lit_heads(proposals, probs, self.cfg.min_lit_prob)
+        high = head_elevation(proposals.xyxy[kept], horizon_y_px) >= self.cfg.min_elevation_heads
+        kept, boxed = kept[high], boxed[high]
         if not len(kept):
             return None
         heads = probs[kept].astype(np.float64)
-        w = self.weights(t_s, width, height, vp_x_px, proposals.xyxy[kept], 1.0 - heads[:, _NONE],
-                         boxed)
+        boxes = proposals.xyxy[kept].astype(np.float32)
+        shows = _LIT[np.argmax(heads[:, _LIT], axis=1)]
+        states = tuple(STATES[i] for i in shows)
+        w = self.weights(t_s, width, height, vp_x_px, boxes, 1.0 - heads[:, _NONE], boxed)
         if w.max() < self.cfg.min_governing_score:
             return None
-        evidence = (w[:, None] * heads).sum(0) / w.sum()
-        lit_state = 1 + int(np.argmax(evidence[1:]))
-        showing = heads.argmax(1) == lit_state
-        best = int(np.argmax(np.where(showing, w, -1.0))) if showing.any() else int(np.argmax(w))
-        box = proposals.xyxy[kept[best]].astype(np.float32)
-        self._last = (t_s, box)
-        return LightCandidate(box, evidence.astype(np.float32), float(w[best]))
+        pool = np.nonzero(w >= self.cfg.pool_frac * w.max())[0]
+        pool = pool[np.argsort(-w[pool], kind="stable")]
+        votes = {int(k): float(w[pool][shows[pool] == k].sum()) for k in set(shows[pool].tolist())}
+        winner = max(votes, key=lambda k: votes[k])
+        if votes[winner] < self.cfg.agree_share * sum(votes.values()):
+            evidence = np.zeros(len(STATES))
+            evidence[_UNKNOWN] = float(np.average(1.0 - heads[pool, _NONE], weights=w[pool]))
+            evidence[_NONE] = 1.0 - evidence[_UNKNOWN]
+            self._last = None
+            return LightCandidate(None, evidence.astype(np.float32), float(w[pool[0]]), boxes,
+                                  states, w, tuple(int(i) for i in pool))
+        agree = pool[shows[pool] == winner]
+        evidence = (w[agree, None] * heads[agree]).sum(0) / w[agree].sum()
+        best = int(agree[0])
+        self._last = (t_s, boxes[best])
+        return LightCandidate(boxes[best], evidence.astype(np.float32), float(w[best]), boxes,
+                              states, w, tuple(int(i) for i in pool))

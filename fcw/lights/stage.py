@@ -2,19 +2,20 @@
 
 Per frame: proposals (lamp blobs above the horizon, the detector's traffic-light boxes) -> the
 crop classifier on each -> the governing light -> fused with the whole-frame classifier -> the
-smoother. A ``traffic_light`` event records every change of the shown state.
+smoother. A ``traffic_light`` event records every change of the shown state, with the governing
+head's box, or, when the state is "unknown", the heads that disagree (``candidates``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from fcw.config import CameraConfig, LightsConfig
-from fcw.types import Detections, Event, Frame, TrafficLight
+from fcw.types import Detections, Event, Frame, LightState, TrafficLight
 
-from .classify import CropClassifier, FrameClassifier
+from .classify import STATES, CropClassifier, FrameClassifier
 from .fusion import LightSmoother, fuse
-from .proposals import propose
-from .select import GoverningLightSelector
+from .proposals import BlobParams, propose
+from .select import GoverningLightSelector, LightCandidate
 
 
 class LightStage:
@@ -27,29 +28,57 @@ class LightStage:
         self.frames = frames
         self.traffic_light_class_ids = tuple(traffic_light_class_ids)
         self.vehicle_class_ids = tuple(vehicle_class_ids)
+        self.blob_params = BlobParams(min_diameter_px=cfg.min_lamp_px)
         self.selector = GoverningLightSelector(cfg)
         self.smoother = LightSmoother(cfg)
         #: the last frame's fused, unsmoothed probabilities (none, red, yellow, green), for
         #: benchmarks and tuning
         self.last_probs: np.ndarray | None = None
+        #: the last frame's crop reading (every lit head, the candidates), for eval and tuning
+        self.last_candidate: LightCandidate | None = None
 
     def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]:
         cls = detections.class_id
         proposals = propose(frame.image, self.camera.vanishing_point_y * frame.height,
                             detections.xyxy[np.isin(cls, self.traffic_light_class_ids)],
                             detections.xyxy[np.isin(cls, self.vehicle_class_ids)],
-                            max_blobs=self.cfg.max_blobs)
+                            self.blob_params, max_blobs=self.cfg.max_blobs)
         probs = self.crops.classify(frame.image, proposals)
         governing = self.selector.update(frame.t_s, frame.width, frame.height,
-                                         self.camera.vanishing_point_x * frame.width, proposals, probs)
+                                         self.camera.vanishing_point_x * frame.width,
+                                         self.camera.vanishing_point_y * frame.height,
+                                         proposals, probs)
         frame_probs = self.frames.update(frame) if self.frames is not None else None
-        fused = fuse(None if governing is None else governing.probs, frame_probs, self.cfg.crop_weight)
+        fused = fuse(None if governing is None else governing.probs, frame_probs,
+                     self.cfg.crop_weight)
         self.last_probs = fused
+        self.last_candidate = governing
         changed = self.smoother.update(frame.t_s, fused)
         state, confidence = self.smoother.state, self.smoother.confidence
-        light = TrafficLight(state, confidence, None if governing is None else governing.xyxy)
+        if governing is None:
+            light = TrafficLight(state, confidence)
+        else:
+            # The box shown is the head that governs now, when it shows the state fcw reports
+            # (not during the debounce of a change, nor while the heads disagree).
+            shows_state = STATES[int(np.argmax(governing.probs))] is state
+            box = governing.xyxy if shows_state and state is not LightState.UNKNOWN else None
+            light = TrafficLight(state, confidence, box, governing.heads_xyxy,
+                                 governing.heads_state)
         events = []
         if changed:
-            events.append(Event("traffic_light", frame.t_s, frame.index,
-                                {"state": state.value, "confidence": round(confidence, 3)}))
+            fields: dict = {"state": state.value, "confidence": round(confidence, 3)}
+            if light.xyxy is not None:
+                fields["xyxy"] = [round(float(v), 1) for v in light.xyxy]
+            if state is LightState.UNKNOWN and governing is not None:
+                fields["candidates"] = [
+                    {"state": governing.heads_state[i].value,
+                     "xyxy": [round(float(v), 1) for v in governing.heads_xyxy[i]]}
+                    for i in governing.candidates]
+            events.append(Event("traffic_light", frame.t_s, frame.index, fields))
         return light, events
+
+    def reset(self) -> None:
+        """Forget the state and the last governing head (a new source)."""
+        self.selector.reset()
+        self.smoother.reset()
+        self.last_probs, self.last_candidate = None, None

@@ -1,5 +1,8 @@
 """The vehicle detector stage: full frame plus a far-range crop, decoded and merged.
 
+The model behind it (YOLOX-Nano by default, FastestDet as the lite choice) is whatever the
+backend's spec names; its output decoder comes from :func:`make_decoder`.
+
 A 1280x720 frame squeezed into FastestDet's 352x352 input leaves a car 60 m ahead a dozen pixels
 wide, below what the model resolves. A second pass over a crop around the vanishing point, where
 distant vehicles in the ego lane sit, sees them at 2.5 to 3.3 times the resolution; the two sets of
@@ -18,8 +21,8 @@ from fcw.types import Detections, Frame
 
 from fcw.boxes import containment, iou_matrix
 
+from .decoders import make_decoder
 from .merge import nms, soft_nms, weighted_fusion
-from .fastestdet import decode_fastestdet
 
 # A crop box within this many pixels of a crop edge that is not a frame edge is a vehicle cut
 # in two by the crop: the full-frame pass sees it whole.
@@ -44,8 +47,11 @@ class CropWindow:
         return cls(x0, y0, x0 + w, y0 + h)
 
 
-def far_crop_window(cfg: DetectorConfig, camera: CameraConfig, frame_w: int, frame_h: int) -> CropWindow:
-    return CropWindow.around(camera.vanishing_point_x * frame_w, camera.vanishing_point_y * frame_h,
+def far_crop_window(cfg: DetectorConfig, camera: CameraConfig, frame_w: int, frame_h: int,
+                    centre_px: tuple[float, float] | None = None) -> CropWindow:
+    """The far crop around ``centre_px`` (the estimated vanishing point), else the config's."""
+    cx, cy = centre_px or (camera.vanishing_point_x * frame_w, camera.vanishing_point_y * frame_h)
+    return CropWindow.around(cx, cy,
                              int(round(cfg.far_crop.width_frac * frame_w)),
                              int(round(cfg.far_crop.height_frac * frame_h)), frame_w, frame_h)
 
@@ -144,8 +150,23 @@ class Detector:
         self.cfg = cfg
         self.camera = camera
         spec = backend.spec
+        self._decode = make_decoder(spec)
         self.keep_classes = np.asarray(spec.vehicle_class_ids + spec.traffic_light_class_ids)
+        # Per class score threshold: traffic-light heads are small and score lower than vehicles,
+        # and a false head costs little (the lights stage judges every proposal's crop).
+        self._class_threshold = np.full(len(spec.class_names), cfg.score_threshold, np.float32)
+        self._class_threshold[list(spec.traffic_light_class_ids)] = cfg.light_score_threshold
+        self._min_threshold = float(self._class_threshold[self.keep_classes].min())
         self.last_ms: dict[str, float] = {}
+        # (from frame index, x, y) of the vanishing points the geometry stage has told; a
+        # tuple replaced whole, as prepare() reads it on the reading thread.
+        self._vp_schedule: tuple[tuple[int, float, float], ...] = ()
+
+    def set_vanishing_point(self, x_px: float, y_px: float, from_index: int = 0) -> None:
+        """Centre the far crop on (x_px, y_px) for frames of index ``from_index`` on. Keyed on
+        the frame index, not on when it is called, so that a replay crops the same windows
+        whether the frames are prepared ahead on a thread or in turn."""
+        self._vp_schedule = (*self._vp_schedule[-7:], (from_index, x_px, y_px))
 
     def _merge(self, dets: Detections) -> Detections:
         nms_cfg = self.cfg.nms
@@ -164,7 +185,9 @@ class Detector:
         t0 = time.perf_counter()
         images, win = [frame.image], None
         if self.cfg.far_crop.enabled:
-            win = far_crop_window(self.cfg, self.camera, frame.width, frame.height)
+            told = [(x, y) for i, x, y in self._vp_schedule if i <= frame.index]
+            win = far_crop_window(self.cfg, self.camera, frame.width, frame.height,
+                                  told[-1] if told else None)
             images.append(frame.image[win.y0:win.y1, win.x0:win.x1])
         x = self.backend.prepare(images)
         return DetectorInput(x, win, (time.perf_counter() - t0) * 1e3)
@@ -183,10 +206,9 @@ class Detector:
         t1 = time.perf_counter()
         h, w = frame.height, frame.width
         out, win = raw.out, raw.window
-        parts = [decode_fastestdet(out[0], self.cfg.score_threshold, w, h, self.keep_classes)]
+        parts = [self._decode_one(out[0], w, h)]
         if win is not None:
-            crop = decode_fastestdet(out[1], self.cfg.score_threshold, win.x1 - win.x0,
-                                     win.y1 - win.y0, self.keep_classes)
+            crop = self._decode_one(out[1], win.x1 - win.x0, win.y1 - win.y0)
             crop = Detections(crop.xyxy + np.float32([win.x0, win.y0, win.x0, win.y0]),
                               crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
@@ -199,6 +221,10 @@ class Detector:
         self.last_ms = {"preprocess": raw.preprocess_ms, "inference": raw.inference_ms,
                         "postprocess": (time.perf_counter() - t1) * 1e3}
         return dets
+
+    def _decode_one(self, out: np.ndarray, w: int, h: int) -> Detections:
+        dets = self._decode(out, self._min_threshold, w, h, self.keep_classes)
+        return dets[dets.score > self._class_threshold[dets.class_id]]
 
     def update(self, frame: Frame) -> Detections:
         return self.decode(frame, self.run(self.prepare(frame)))

@@ -45,7 +45,8 @@ def _blank(mask: np.ndarray, boxes: np.ndarray | None, origin: tuple[int, int], 
     """Zero ``boxes`` (frame pixels) in ``mask``, a patch at ``origin`` sampled at scale ``d``."""
     if boxes is None:
         return
-    for x1, y1, x2, y2 in np.asarray(boxes, float).reshape(-1, 4):
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    for x1, y1, x2, y2 in boxes[np.isfinite(boxes).all(axis=1)]:
         mask[max(0, int((y1 - origin[1]) * d)):max(0, math.ceil((y2 - origin[1]) * d)),
              max(0, int((x1 - origin[0]) * d)):max(0, math.ceil((x2 - origin[0]) * d))] = 0
 
@@ -76,12 +77,16 @@ class KeyframeAligner:
         x1, y1, x2, y2 = (float(v) for v in box)
         w, h = x2 - x1, y2 - y1
         self._key = None
-        if min(w, h) < MIN_PATCH_PX:
+        if not np.isfinite(box).all() or min(w, h) < MIN_PATCH_PX:
             return False
         H, W = gray.shape
         X0, Y0 = int(max(0, x1 - self.margin * w)), int(max(0, y1 - self.margin * h))
         X1, Y1 = int(min(W, x2 + self.margin * w)), int(min(H, y2 + self.margin * h))
         self._d = min(1.0, self.max_patch_px / w)
+        # A box mostly outside the frame (a track drifting off it) leaves too few pixels, and
+        # OpenCV refuses an empty resize.
+        if min(X1 - X0, Y1 - Y0) < MIN_PATCH_PX or min(X1 - X0, Y1 - Y0) * self._d < 2.0:
+            return False
         patch = gray[Y0:Y1, X0:X1]
         self._key = (cv2.resize(patch, None, fx=self._d, fy=self._d, interpolation=cv2.INTER_AREA)
                      if self._d < 1.0 else patch.copy())
@@ -121,6 +126,9 @@ class KeyframeAligner:
             return None
         w, h = self._key_size
         corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float) @ self._A.T + self._t
+        if not (np.isfinite(corners).all() and np.isfinite(box).all()):
+            self._key = None
+            return None
         lo, hi = corners.min(0), corners.max(0)
         grow = 0.25 * (hi - lo)
         H, W = gray.shape
@@ -132,6 +140,9 @@ class KeyframeAligner:
         roi = gray[RY0:RY1, RX0:RX1]
         d = self._d
         if d < 1.0:
+            if min(roi.shape) * d < 2.0:  # would resize to nothing
+                self._key = None
+                return None
             roi = cv2.resize(roi, None, fx=d, fy=d, interpolation=cv2.INTER_AREA)
         roi_mask = np.ones(roi.shape, np.uint8)
         _blank(roi_mask, occluders, (RX0, RY0), d)

@@ -1,26 +1,63 @@
-"""Risk stage: lead selection, TTC (and range when the camera geometry is known), warning."""
+"""Risk stage: lead selection, TTC (and range when the camera geometry is known), warning.
+
+Only a physically plausible lead (fcw/risk/plausibility.py) raises a level; any other is still
+the lead, with its reading, and ``Risk.implausible_reason`` says why it raised nothing. The TTC
+is read from the surest scale-rate estimate (the image alignment once it has a key, else the
+tracker's box width), and its sigma grows when the others (box width, bottom edge) disagree.
+"""
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
-from fcw.config import CameraConfig, CorridorConfig, LeadScaleConfig, WarningConfig
+from fcw.config import (
+    CameraConfig,
+    CorridorConfig,
+    LeadScaleConfig,
+    PlausibilityConfig,
+    WarningConfig,
+)
 from fcw.risk.braking import TauDotEstimator, braking_credited_ttc
 from fcw.risk.lead import Corridor, select_lead
+from fcw.risk.plausibility import Plausibility, RateEstimate, check_lead, log_rate_now
 from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
-from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
-                          ttc_second_order)
+from fcw.risk.ttc import (
+    closing_speed_mps,
+    headway_s,
+    range_from_ground_m,
+    ttc_first_order,
+    ttc_second_order,
+)
 from fcw.risk.warning import WarningStateMachine
-from fcw.types import Event, Frame, LightState, Risk, Tracks, TrafficLight
+from fcw.types import (
+    CameraGeometry,
+    Event,
+    Frame,
+    LightState,
+    Risk,
+    Tracks,
+    TrafficLight,
+)
+
+log = logging.getLogger(__name__)
 
 
 class RiskStage:
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
                  vehicle_class_ids: tuple[int, ...],
                  lead_scale: LeadScaleConfig | None = None,
-                 red_light_decel_factor: float | None = None) -> None:
+                 red_light_decel_factor: float | None = None,
+                 plausibility: PlausibilityConfig | None = None) -> None:
         """``red_light_decel_factor``: credit the ego's braking under a red light (see
         fcw/risk/braking.py); None never does."""
         self.camera = camera
+        self.plausibility_cfg = (plausibility if plausibility is not None
+                                 else PlausibilityConfig.model_validate({}))
+        self._last_reason: str | None = None
+        # Per track id, (capture time, box width, bottom row) of the recent frames the detector
+        # saw it in: kept for every track, so that a new lead (a cut-in) has its rates at once.
+        self._history: dict[int, list[tuple[float, float, float]]] = {}
         self.red_light_decel_factor = red_light_decel_factor
         self._tau_dot = TauDotEstimator()
         self.corridor_cfg = corridor
@@ -37,70 +74,167 @@ class RiskStage:
         self._scale_prev: tuple[int, float] | None = None
         self._corridor_size: tuple[int, int] | None = None
 
-    def _corridor_for(self, frame: Frame) -> Corridor:
+    def reset(self) -> None:
+        """Forget every lead, box history and warning, as a new stage would (a seek in a
+        replay: a warning must not carry over a jump in time)."""
+        fresh = RiskStage(self.camera, self.corridor_cfg, self.warning_cfg, self.vehicle_class_ids,
+                          self.lead_scale, self.red_light_decel_factor, self.plausibility_cfg)
+        self.__dict__.update(fresh.__dict__)
+
+    def _corridor_for(self, frame: Frame, geometry: CameraGeometry | None = None) -> Corridor:
+        """The ego corridor under the geometry stage's estimate (it follows the vanishing point
+        and bends with the road), else the config's fixed one."""
+        if geometry is not None:
+            return Corridor.from_geometry(geometry, self.corridor_cfg, frame.width, frame.height,
+                                          self.camera.geometry.max_bend_offset_frac)
         size = (frame.width, frame.height)
         if self._corridor is None or size != self._corridor_size:
             self._corridor = Corridor.from_config(self.camera, self.corridor_cfg, *size)
             self._corridor_size = size
         return self._corridor
 
-    def update(self, frame: Frame, tracks: Tracks,
-               light: TrafficLight | None = None) -> tuple[Risk, list[Event]]:
-        """``light``: the traffic-light stage's reading of this frame, if it runs."""
-        corridor = self._corridor_for(frame)
+    def update(self, frame: Frame, tracks: Tracks, light: TrafficLight | None = None,
+               geometry: CameraGeometry | None = None) -> tuple[Risk, list[Event]]:
+        """``light``: the traffic-light stage's reading of this frame, if it runs. ``geometry``:
+        the geometry stage's horizon and camera height for this frame; None uses the config's
+        prior (its vanishing point, with ``plausibility.prior_horizon_sigma_frac``)."""
+        corridor = self._corridor_for(frame, geometry)
+        if geometry is None:
+            geometry = self.prior_geometry(frame)
+        self._remember_boxes(frame.t_s, tracks)
         vehicles = np.isin(tracks.class_id, self.vehicle_class_ids)
         lead_id = select_lead(tracks, corridor, vehicles)
 
         # Every quantity below is read from the current lead only, so after a cut-in or a
         # cut-out the new lead's TTC takes over from that frame on.
         ttc_s = ttc_sigma_s = ttc2_s = range_m = closing_mps = headway = None
-        closing = False
+        closing = plausible = False
+        reason = None
         if lead_id is not None:
-            i = tracks.index_of(lead_id)
-            rate, rate_var, accel = self._scale_of_lead(frame, tracks, i)
-            closing = rate > self.warning_cfg.min_closing_rate_per_s
-            if closing:
-                ttc_s, ttc_sigma_s = ttc_first_order(rate, rate_var)
-                ttc2_s = ttc_second_order(rate, accel)
-            range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]), rate)
+            i = int(np.nonzero(tracks.track_id == lead_id)[0][0])
+            check, accel = self._judge_lead(frame, tracks, i, geometry)
+            plausible, reason = check.ok, check.reason
+            rate = check.rate
+            closing = rate is not None and rate.rate_per_s > self.warning_cfg.min_closing_rate_per_s
+            if closing and rate is not None:
+                ttc_s, ttc_sigma_s = ttc_first_order(rate.rate_per_s, rate.var)
+                ttc2_s = ttc_second_order(rate.rate_per_s, accel)
+            if rate is not None:
+                range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]),
+                                                               rate.rate_per_s)
+        if reason != self._last_reason and reason is not None and closing:
+            log.debug("t=%.3f s: lead %s raises nothing: %s", frame.t_s, lead_id, reason)
+        self._last_reason = reason
 
-        decide_ttc_s, decide_sigma_s, decide_closing = ttc_s, ttc_sigma_s, closing
+        # An implausible lead keeps its reading for display but raises nothing.
+        decide_ttc_s, decide_sigma_s = (ttc_s, ttc_sigma_s) if plausible else (None, None)
+        decide_closing = closing and plausible
         tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s)
         if (self.red_light_decel_factor is not None and tau_dot is not None and light is not None
-                and light.state is LightState.RED):
-            decide_ttc_s, decide_sigma_s = braking_credited_ttc(ttc_s, ttc_sigma_s, tau_dot,
-                                                                self.red_light_decel_factor)
+                and light.state is LightState.RED and decide_ttc_s is not None):
+            decide_ttc_s, decide_sigma_s = braking_credited_ttc(
+                decide_ttc_s, decide_sigma_s, tau_dot, self.red_light_decel_factor)
             decide_closing = decide_ttc_s is not None
         level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, decide_ttc_s,
                                                   decide_sigma_s, decide_closing)
         risk = Risk(lead_id=lead_id, ttc_s=ttc_s, ttc_sigma_s=ttc_sigma_s, ttc2_s=ttc2_s,
                     level=level, range_m=range_m, closing_speed_mps=closing_mps,
-                    headway_s=headway)
+                    headway_s=headway, plausible=plausible, implausible_reason=reason)
         return risk, events
 
-    def _scale_of_lead(self, frame: Frame, tracks: Tracks, i: int) -> tuple[float, float, float]:
-        """(d ln w/dt, its variance, d2 ln w/dt2) of track i, the lead: from image alignment
-        once it has enough steps, from the tracker's box filter until then."""
+    def prior_geometry(self, frame: Frame) -> CameraGeometry:
+        """The geometry the config alone gives: the horizon through its vanishing point, with
+        the uncertainty of an uncalibrated mount."""
+        cam, cfg = self.camera, self.plausibility_cfg
+        return CameraGeometry(
+            horizon_y_px=cam.vanishing_point_y * frame.height,
+            vp_x_px=cam.vanishing_point_x * frame.width,
+            camera_height_m=(cam.height_m if cam.height_m is not None
+                             else cfg.default_camera_height_m),
+            horizon_sigma_px=cfg.prior_horizon_sigma_frac * frame.height)
+
+    def _judge_lead(self, frame: Frame, tracks: Tracks, i: int, geometry: CameraGeometry
+                    ) -> tuple[Plausibility, float]:
+        """The plausibility of track i, the lead, with its pooled scale rate; and the scale
+        acceleration (1/s^2) for the second-order TTC."""
+        box = tracks.xyxy[i].astype(float)
+        horizon_y_px = geometry.horizon_y_at(0.5 * float(box[0] + box[2]))
+        # The alignment (when it runs) first: it is the surest, and the one the TTC reports.
+        estimates, accel = self._rate_estimates(frame, tracks, i)
+        rate, var = float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i])
+        if np.isfinite([rate, var]).all() and var > 0.0:
+            estimates.append(RateEstimate("box_width", rate, var))
+        rows = self._history.get(int(tracks.track_id[i]))
+        if rows:
+            cfg = self.plausibility_cfg
+            t, w, y = np.array(rows).T
+            bottom = log_rate_now("bottom_edge", t, y, horizon_y_px, geometry.horizon_sigma_px,
+                                  float(np.hypot(cfg.box_noise_px, cfg.box_noise_frac * w[-1])),
+                                  cfg.horizon_k_sigma)
+            if bottom is not None:
+                estimates.append(bottom)
+        since = None if tracks.since_match_s is None else float(tracks.since_match_s[i])
+        age = None if tracks.age_s is None else float(tracks.age_s[i])
+        check = check_lead(box, (frame.width, frame.height), since, age, horizon_y_px,
+                           geometry.horizon_sigma_px, geometry.camera_height_m, estimates,
+                           self.warning_cfg.min_track_age_s, self.plausibility_cfg,
+                           confirm_with="alignment" if self._scale_filter is not None else None)
+        return check, accel
+
+    def _remember_boxes(self, t_s: float, tracks: Tracks) -> None:
+        """Keep the last ``rate_window_s`` of each track's box widths and bottom rows, from the
+        frames the detector saw it in (a coasting box is the tracker's guess, not a reading)."""
+        window_s = self.plausibility_cfg.rate_window_s
+        seen = set()
+        for k, track_id in enumerate(tracks.track_id.tolist()):
+            seen.add(track_id)
+            rows = self._history.setdefault(track_id, [])
+            x1, _, x2, y2 = (float(v) for v in tracks.xyxy[k])
+            detected = tracks.since_match_s is None or tracks.since_match_s[k] == 0.0
+            if detected and np.isfinite([x1, x2, y2]).all():
+                rows.append((t_s, x2 - x1, y2))
+            while rows and rows[0][0] < t_s - window_s:
+                rows.pop(0)
+        for gone in set(self._history) - seen:
+            del self._history[gone]
+
+    def _rate_estimates(self, frame: Frame, tracks: Tracks, i: int
+                        ) -> tuple[list[RateEstimate], float]:
+        """The image alignment's scale-rate estimate of track i once it has enough steps, and
+        the scale acceleration (1/s^2): the alignment's, else the tracker's."""
+        accel = float(tracks.scale_accel_per_s2[i])
+        estimates = []
+        aligned = self._scale_of_lead(frame, tracks, i)
+        if aligned is not None and np.isfinite(aligned).all() and aligned[1] > 0.0:
+            estimates.append(RateEstimate("alignment", aligned[0], aligned[1]))
+            accel = aligned[2]
+        return estimates, accel if np.isfinite(accel) else 0.0
+
+    def _scale_of_lead(self, frame: Frame, tracks: Tracks, i: int
+                       ) -> tuple[float, float, float] | None:
+        """(d ln w/dt, its variance, d2 ln w/dt2) of track i, the lead, from image alignment;
+        None until it has enough steps (or when it is off)."""
         box_estimate = (float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i]),
                         float(tracks.scale_accel_per_s2[i]))
-        if self._scale_filter is None:
-            return box_estimate
-        lead_id, box = int(tracks.track_id[i]), tracks.xyxy[i]
         f, aligner, prev = self._scale_filter, self._aligner, self._scale_prev
+        if f is None or aligner is None or self.lead_scale is None:
+            return None
+        lead_id, box = int(tracks.track_id[i]), tracks.xyxy[i]
         gray = to_gray(frame.image)
         # Vehicles whose box reaches lower in the image are nearer and may hide part of the lead.
         occluders = tracks.xyxy[(tracks.xyxy[:, 3] > box[3]) & (tracks.track_id != lead_id)]
         if prev is None or prev[0] != lead_id:
-            f.reset(*box_estimate)
+            f.reset(*(box_estimate if np.isfinite(box_estimate).all() else (0.0, 1.0, 0.0)))
             aligner.start(gray, box, 0.0, occluders)
         else:
             f.predict(frame.t_s - prev[1])
             s = aligner.measure(gray, box, occluders) if aligner.active else None
-            if s is None or not f.update(s, float(box[2] - box[0])):  # a new key where the filter puts the scale now
+            # A new key where the filter puts the scale now.
+            if s is None or not f.update(s, float(box[2] - box[0])):
                 aligner.start(gray, box, f.log_scale, occluders)
         self._scale_prev = (lead_id, frame.t_s)
         if f.measurements < self.lead_scale.min_measurements:
-            return box_estimate
+            return None
         return f.rate_per_s, f.rate_var, f.accel_per_s2
 
     def _geometry(self, frame: Frame, y_bottom_px: float, rate_per_s: float

@@ -3,10 +3,16 @@
 Frame i is captured at t = i / fps. Vehicles are drawn far to near so nearer cars hide farther
 ones; each label box is the projection of the car's 3D hull, and its ``occlusion`` is the share
 of it covered by nearer cars' boxes. Everything random (texture, sensor noise) comes from the
-seed, so a seed always gives the same pixels.
+seed, so a seed always gives the same pixels. A mounted camera (pitched, rolled, yawed) sees the
+scene drawn on a level canvas through the homography of its rotation (``PinholeCamera.level_canvas``);
+its labels are projected through the full mount, so they stay exact.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -14,14 +20,26 @@ import cv2
 import numpy as np
 
 from fcw.errors import FcwError
-from fcw.labels import BoxLabel, ClipLabels, FrameLabels, LeadTruth, labels_path_for, save_labels
-from fcw.scenarios.camera import PinholeCamera
-from fcw.scenarios.kinematics import Scenario, get_scenario, frame_times_s, lead_state, vehicle_states
+from fcw.labels import (
+    BoxLabel,
+    CameraLabel,
+    ClipLabels,
+    FrameLabels,
+    LeadTruth,
+    labels_path_for,
+    save_labels,
+)
+from fcw.scenarios.camera import PinholeCamera, get_camera
+from fcw.scenarios.kinematics import (
+    Scenario,
+    frame_times_s,
+    get_scenario,
+    lead_state,
+    vehicle_states,
+)
 from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.vehicle import draw_vehicle, vehicle_box
 from fcw.scenarios.world import World
-
-DEFAULT_FOV_DEG = 60.0
 
 
 def _occlusion(box: np.ndarray, nearer: list[np.ndarray]) -> float:
@@ -43,7 +61,7 @@ def frame_labels(scn: Scenario, cam: PinholeCamera, index: int, t_s: float) -> F
     classes = {v.track_id: v.cls for v in scn.vehicles}
     boxes, drawn = [], []
     for s in states:  # nearest first, so each box knows what is in front of it
-        box = vehicle_box(cam, s.offset_m, s.range_m)
+        box = vehicle_box(cam, s.offset_m, s.range_m, scn.curvature_per_m)
         if box is None:
             continue
         boxes.append(BoxLabel(s.track_id, classes[s.track_id], tuple(float(v) for v in box),
@@ -67,34 +85,57 @@ def light_label(scn: Scenario, cam: PinholeCamera, t_s: float) -> str | None:
     return scn.light.state(t_s) if signal_box(cam, scn.light, range_m) is not None else "none"
 
 
+def _through_mount(img: np.ndarray, cam: PinholeCamera, canvas: PinholeCamera,
+                   to_cam: np.ndarray) -> np.ndarray:
+    """The canvas image as the mounted camera sees it."""
+    if canvas is cam:
+        return img
+    return cv2.warpPerspective(img, to_cam, (cam.width, cam.height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
 def render_image(scn: Scenario, cam: PinholeCamera, world: World, t_s: float,
                  rng: np.random.Generator) -> np.ndarray:
-    """The BGR frame at t_s (before encoding)."""
+    """The BGR frame at t_s (before encoding). ``world`` draws on ``cam.level_canvas()[0]``."""
+    canvas, to_cam = cam.level_canvas()
+    if world.cam != canvas:
+        raise ValueError(f"the world was built for camera {world.cam.name!r}, not {canvas.name!r}")
     ego_travel_m, _, _ = scn.ego.state(t_s)
     img = world.render(ego_travel_m)
     if scn.light is not None:
-        draw_signal(img, cam, scn.light, scn.light.position_m - ego_travel_m, scn.light.state(t_s))
+        draw_signal(img, canvas, scn.light, scn.light.position_m - ego_travel_m, scn.light.state(t_s))
     styles = {v.track_id: v.style for v in scn.vehicles}
     for s in sorted(vehicle_states(scn, t_s), key=lambda s: -s.range_m):
-        draw_vehicle(img, cam, s.offset_m, s.range_m, styles[s.track_id])
+        draw_vehicle(img, canvas, s.offset_m, s.range_m, styles[s.track_id], scn.curvature_per_m)
+    img = _through_mount(img, cam, canvas, to_cam)
     return world.finish(img, rng)
+
+
+def scenario_world(scn: Scenario, cam: PinholeCamera, seed: int = 0) -> World:
+    """The background renderer for ``scn`` seen by ``cam``."""
+    return World(cam.level_canvas()[0], seed, curvature_per_m=scn.curvature_per_m)
 
 
 def iter_scenario(scn: Scenario, cam: PinholeCamera, fps: float = 30.0,
                   seed: int = 0) -> Iterator[tuple[np.ndarray, FrameLabels]]:
     """(image, labels) for every frame of the clip, in order."""
-    world = World(cam, seed)
+    world = scenario_world(scn, cam, seed)
     for i, t in enumerate(frame_times_s(scn, fps)):
         rng = np.random.default_rng([seed, i])
         yield render_image(scn, cam, world, t, rng), frame_labels(scn, cam, i, t)
 
 
 def render_scenario(name: str, out_video: Path, fps: float = 30.0, seed: int = 0,
-                    width: int = 1280, height: int = 720,
-                    fov_deg: float = DEFAULT_FOV_DEG) -> ClipLabels:
-    """Write ``out_video`` (mp4v) and its ``<stem>.labels.json``; return the labels."""
+                    width: int = 1280, height: int = 720, fov_deg: float | None = None,
+                    camera: str = "centred") -> ClipLabels:
+    """Write ``out_video`` (mp4v) and its ``<stem>.labels.json``; return the labels.
+
+    camera: a mount from ``fcw.scenarios.camera.CAMERAS``; fov_deg overrides its field of view.
+    """
     scn = get_scenario(name)
-    cam = PinholeCamera(width, height, fov_deg)
+    cam = get_camera(camera, width, height)
+    if fov_deg is not None:
+        cam = replace(cam, hfov_deg=fov_deg)
     out_video = Path(out_video)
     out_video.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
@@ -108,18 +149,60 @@ def render_scenario(name: str, out_video: Path, fps: float = 30.0, seed: int = 0
     finally:
         writer.release()
     clip = ClipLabels(video=out_video.name, fps=float(fps), width=width, height=height,
-                      scenario=name, expect=scn.expect, frames=tuple(frames))
+                      scenario=name, expect=scn.expect, frames=tuple(frames),
+                      camera=CameraLabel(**cam.describe()))  # type: ignore[arg-type]
     save_labels(clip, labels_path_for(out_video))
     return clip
+
+
+def renderer_digest() -> str:
+    """A digest of the renderer's source: a cached clip rendered by other code is stale."""
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def render_cached(name: str, cache_dir: Path, camera: str = "centred", seed: int = 0,
+                  fps: float = 30.0, width: int = 1280, height: int = 720) -> Path:
+    """The video of (name, camera, seed, fps, size), rendered into ``cache_dir`` once; its labels
+    lie beside it. Safe for several processes at once: each renders into a folder of its own
+    and moves the finished files into place (the labels first, so a video there is complete)."""
+    folder = Path(cache_dir) / renderer_digest()
+    video = folder / f"{name}-{camera}-s{seed}-{fps:g}fps-{width}x{height}.mp4"
+    if video.is_file() and labels_path_for(video).is_file():
+        return video
+    tmp = folder / f".tmp-{os.getpid()}-{video.stem}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        render_scenario(name, tmp / video.name, fps=fps, seed=seed, width=width, height=height,
+                        camera=camera)
+        os.replace(labels_path_for(tmp / video.name), labels_path_for(video))
+        os.replace(tmp / video.name, video)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return video
 
 
 def render_still(range_m: float, offset_m: float = 0.0, style: int = 0, seed: int = 0,
                  cam: PinholeCamera = PinholeCamera()) -> tuple[np.ndarray, np.ndarray]:
     """One frame with a single parked car ahead, and its true box: for checking the drawing."""
-    world = World(cam, seed)
-    img = world.render(0.0)
-    draw_vehicle(img, cam, offset_m, range_m, style)
     box = vehicle_box(cam, offset_m, range_m)
     if box is None:
         raise ValueError(f"a car at {range_m} m, {offset_m} m across is not in the frame")
-    return world.finish(img, np.random.default_rng([seed, 1])), box
+    return _still(cam, seed, (range_m, offset_m, style)), box
+
+
+def render_empty_road(seed: int = 0, cam: PinholeCamera = PinholeCamera()) -> np.ndarray:
+    """``render_still``'s frame without the car."""
+    return _still(cam, seed, None)
+
+
+def _still(cam: PinholeCamera, seed: int, car: tuple[float, float, int] | None) -> np.ndarray:
+    canvas, to_cam = cam.level_canvas()
+    world = World(canvas, seed)
+    img = world.render(0.0)
+    if car is not None:
+        draw_vehicle(img, canvas, car[1], car[0], car[2])
+    img = _through_mount(img, cam, canvas, to_cam)
+    return world.finish(img, np.random.default_rng([seed, 1]))

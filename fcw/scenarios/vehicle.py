@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fcw.scenarios.camera import PinholeCamera
+from fcw.scenarios.camera import NEAR_M, PinholeCamera
+from fcw.scenarios.road import heading_rad, place
 
 WIDTH_M = 1.8
 HEIGHT_M = 1.5
 LENGTH_M = 4.5
-MIN_RANGE_M = 1.0  # nearer than this the model would cross the image plane; not drawn
 
 _HW = WIDTH_M / 2
 _BODY_BOTTOM = 0.32
@@ -84,22 +84,62 @@ def hull_points() -> np.ndarray:
 
 
 def to_camera(points_vhd: np.ndarray, offset_m: float, range_m: float,
-              camera_height_m: float) -> np.ndarray:
-    """Vehicle coordinates -> camera coordinates for a car whose rear face is range_m ahead."""
-    p = np.asarray(points_vhd, dtype=np.float64)
-    return np.stack([offset_m + p[:, 0], camera_height_m - p[:, 1], range_m + p[:, 2]], axis=1)
+              camera_height_m: float, curvature_per_m: float = 0.0) -> np.ndarray:
+    """Vehicle coordinates -> road-frame points (``camera.py``) for a car whose rear face is
+    range_m ahead along the road and offset_m across, aligned with the road there."""
+    return place(points_vhd, offset_m, range_m, curvature_per_m, camera_height_m)
 
 
-def vehicle_box(cam: PinholeCamera, offset_m: float, range_m: float) -> np.ndarray | None:
-    """The car's image box (x1, y1, x2, y2) clipped to the frame, or None when not visible."""
-    if range_m < MIN_RANGE_M:
+def clip_near(pc: np.ndarray) -> np.ndarray:
+    """A camera-frame polygon (N, 3) cut to the part in front of the near plane (may be empty)."""
+    out = []
+    for a, b in zip(pc, np.roll(pc, -1, axis=0)):
+        if a[2] >= NEAR_M:
+            out.append(a)
+        if (a[2] >= NEAR_M) != (b[2] >= NEAR_M):
+            out.append(a + (b - a) * (NEAR_M - a[2]) / (b[2] - a[2]))
+    return np.array(out).reshape(-1, 3)
+
+
+def _clip_hull(pc: np.ndarray) -> np.ndarray:
+    """The points whose convex hull is the convex hull of ``pc`` cut by the near plane."""
+    front = pc[:, 2] >= NEAR_M
+    a, b = pc[front], pc[~front]
+    if not len(a) or not len(b):
+        return a
+    # Every edge of the cut hull's new face lies on a segment from a point in front to one behind.
+    t = ((NEAR_M - a[:, None, 2]) / (b[None, :, 2] - a[:, None, 2]))[..., None]
+    cut = a[:, None, :] + (b[None, :, :] - a[:, None, :]) * t
+    return np.concatenate([a, cut.reshape(-1, 3)])
+
+
+def vehicle_box(cam: PinholeCamera, offset_m: float, range_m: float,
+                curvature_per_m: float = 0.0) -> np.ndarray | None:
+    """The car's image box (x1, y1, x2, y2) clipped to the frame, or None when not visible.
+
+    A car partly behind the lens (overtaking from behind) is cut at the near plane, so its box
+    is what the image shows of it: cut by the frame's edge.
+    """
+    pc = _clip_hull(cam.to_camera_frame(to_camera(hull_points(), offset_m, range_m, cam.height_m,
+                                                  curvature_per_m)))
+    if not len(pc):
         return None
-    uv = cam.project(to_camera(hull_points(), offset_m, range_m, cam.height_m))
-    x1, y1 = np.clip(uv.min(axis=0), 0, [cam.width, cam.height])
-    x2, y2 = np.clip(uv.max(axis=0), 0, [cam.width, cam.height])
+    uv = cam.project_camera_frame(pc)
+    frame = np.array([[0, 0], [cam.width, 0], [cam.width, cam.height], [0, cam.height]], np.float64)
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    if np.any(lo < 0) or np.any(hi > frame[2]):
+        # Cut by the frame: the box bounds the part of the silhouette inside it, which for a car
+        # half behind the lens is not the silhouette's bounds clipped to the frame.
+        hull = cv2.convexHull(uv.astype(np.float32))
+        area, inside = cv2.intersectConvexConvex(hull, frame.astype(np.float32))
+        if area <= 0 or inside is None:
+            return None
+        lo, hi = inside.reshape(-1, 2).min(axis=0), inside.reshape(-1, 2).max(axis=0)
+    x1, y1 = np.clip(lo, 0, frame[2])
+    x2, y2 = np.clip(hi, 0, frame[2])
     if x2 - x1 < 1.0 or y2 - y1 < 1.0:
         return None
-    return np.array([x1, y1, x2, y2])
+    return np.array([x1, y1, x2, y2], np.float64)
 
 
 def _shade(base: np.ndarray, k: float, toward: np.ndarray | None = None, mix: float = 0.0) -> np.ndarray:
@@ -228,12 +268,22 @@ def _fill_curved(img: np.ndarray, uv: np.ndarray, colour: np.ndarray) -> None:
     roi[:] = (roi * (1 - m) + shaded * m).astype(np.uint8)
 
 
-def _draw_shadow(img: np.ndarray, cam: PinholeCamera, offset_m: float, range_m: float) -> None:
+def _project_clipped(cam: PinholeCamera, points_road: np.ndarray) -> np.ndarray | None:
+    pc = clip_near(cam.to_camera_frame(points_road))
+    return cam.project_camera_frame(pc) if len(pc) >= 3 else None
+
+
+def _draw_shadow(img: np.ndarray, cam: PinholeCamera, offset_m: float, range_m: float,
+                 curvature_per_m: float) -> None:
     """Soft contact shadow on the road: blended layers that darken towards the car's centre."""
     uv_all = []
     for strength, hw, margin in _SHADOW_LAYERS:
         pts = _q((-hw, 0, -margin), (hw, 0, -margin), (hw, 0, LENGTH_M + margin), (-hw, 0, LENGTH_M + margin))
-        uv_all.append((strength, cam.project(to_camera(pts, offset_m, range_m, cam.height_m))))
+        uv = _project_clipped(cam, to_camera(pts, offset_m, range_m, cam.height_m, curvature_per_m))
+        if uv is not None:
+            uv_all.append((strength, uv))
+    if not uv_all:
+        return
     lo = np.floor(np.min([uv.min(axis=0) for _, uv in uv_all], axis=0)).astype(int) - 1
     hi = np.ceil(np.max([uv.max(axis=0) for _, uv in uv_all], axis=0)).astype(int) + 2
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
@@ -251,16 +301,22 @@ def _draw_shadow(img: np.ndarray, cam: PinholeCamera, offset_m: float, range_m: 
 
 
 def draw_vehicle(img: np.ndarray, cam: PinholeCamera, offset_m: float, range_m: float,
-                 style: int = 0) -> None:
+                 style: int = 0, curvature_per_m: float = 0.0) -> None:
     """Draw a car whose rear face is range_m ahead and offset_m to the right, in place."""
-    if range_m < MIN_RANGE_M:
+    if vehicle_box(cam, offset_m, range_m, curvature_per_m) is None:
         return
-    _draw_shadow(img, cam, offset_m, range_m)
+    _draw_shadow(img, cam, offset_m, range_m, curvature_per_m)
     body = np.array(BODY_COLOURS[style % len(BODY_COLOURS)], np.float64)
+    a = float(heading_rad(range_m, curvature_per_m))
+    c, sn = np.cos(a), np.sin(a)
+    lens = np.array([cam.offset_m, 0.0, 0.0])
     for face in _faces(body):
-        pc = to_camera(face.points, offset_m, range_m, cam.height_m)
+        p = to_camera(face.points, offset_m, range_m, cam.height_m, curvature_per_m)
         if face.normal is not None:
-            n = np.array([face.normal[0], -face.normal[1], face.normal[2]])
-            if float(n @ pc.mean(axis=0)) >= 0:
+            nx, nh, nd = face.normal
+            n = np.array([nx * c + nd * sn, -nh, -nx * sn + nd * c])
+            if float(n @ (p.mean(axis=0) - lens)) >= 0:
                 continue
-        (_fill_curved if face.curved else _fill)(img, cam.project(pc), face.colour)
+        uv = _project_clipped(cam, p)
+        if uv is not None:
+            (_fill_curved if face.curved else _fill)(img, uv, face.colour)

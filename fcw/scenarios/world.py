@@ -15,6 +15,7 @@ import numpy as np
 
 from fcw.scenarios.camera import PinholeCamera
 from fcw.scenarios.kinematics import LANE_WIDTH_M
+from fcw.scenarios.road import frame_to_road, road_to_frame
 
 
 @dataclass(frozen=True)
@@ -52,28 +53,52 @@ def _fill(img: np.ndarray, uv: np.ndarray, colour: tuple[float, ...]) -> None:
     cv2.fillPoly(img, [pts], colour, cv2.LINE_AA, shift=4)
 
 
-def _strip(cam: PinholeCamera, x_m: float, width_m: float, z0_m: float, z1_m: float) -> np.ndarray:
-    """Image polygon of a road-surface stripe from z0 to z1 ahead, centred at x_m."""
-    h = cam.height_m
+# On a curve, stripes are polygons through points this far apart in heading (rad), at most.
+_CURVE_STEP_RAD = 0.01
+# ... and drawn no further round the bend than this heading (rad): beyond it they leave the view.
+_CURVE_MAX_RAD = 1.2
+
+
+def _strip(cam: PinholeCamera, x_m: float, width_m: float, s0_m: float, s1_m: float,
+           curvature_per_m: float = 0.0) -> np.ndarray | None:
+    """Image polygon of a road-surface stripe from s0 to s1 along the road, centred at x_m."""
+    k = abs(curvature_per_m)
+    if k > 0:
+        s1_m = min(s1_m, _CURVE_MAX_RAD / k)
+        if s1_m <= s0_m:
+            return None
+        s = np.linspace(s0_m, s1_m, max(2, int(np.ceil((s1_m - s0_m) * k / _CURVE_STEP_RAD)) + 1))
+    else:
+        s = np.array([s0_m, s1_m])
     w = width_m / 2
-    pts = np.array([(x_m - w, h, z0_m), (x_m + w, h, z0_m), (x_m + w, h, z1_m), (x_m - w, h, z1_m)])
-    return cam.project(pts)
+    # Near left corner, then up the right edge and back down the left one.
+    xs = np.concatenate([[x_m - w], np.full(len(s), x_m + w), np.full(len(s) - 1, x_m - w)])
+    ss = np.concatenate([s[:1], s, s[:0:-1]])
+    gx, gz = road_to_frame(xs, ss, curvature_per_m)
+    return cam.project(np.stack([gx, np.full(len(gx), cam.height_m), gz], axis=1))
+
+
+def _ground_road_xs(cam: PinholeCamera, v_px: np.ndarray, u_px: np.ndarray,
+                    curvature_per_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward distance Z, road x and road s of the ground seen at each pixel (level camera)."""
+    z = np.broadcast_to(cam.ground_range_m(v_px), np.broadcast_shapes(np.shape(v_px), np.shape(u_px)))
+    x, s = frame_to_road(cam.ground_x_m(u_px, z), z, curvature_per_m)
+    return z, x, s
 
 
 class World:
     """Per-clip background renderer; deterministic for its seed."""
 
-    def __init__(self, cam: PinholeCamera, seed: int = 0, layout: RoadLayout = RoadLayout()) -> None:
-        self.cam, self.layout = cam, layout
+    def __init__(self, cam: PinholeCamera, seed: int = 0, layout: RoadLayout = RoadLayout(),
+                 curvature_per_m: float = 0.0) -> None:
+        self.cam, self.layout, self.curvature_per_m = cam, layout, curvature_per_m
         rng = np.random.default_rng([seed, 7919])
         self._horizon = int(np.ceil(cam.cy + 0.5))
         self._static = self._static_background(rng)
-        h, w = cam.height - self._horizon, cam.width
         v = np.arange(self._horizon, cam.height, dtype=np.float64)[:, None] + 0.5
-        u = np.arange(w, dtype=np.float64)[None, :] + 0.5
-        z = np.broadcast_to(cam.ground_range_m(v), (h, w))
-        x = (u - cam.cx) * z / cam.focal_px
-        self._ground_z = z.astype(np.float32)
+        u = np.arange(cam.width, dtype=np.float64)[None, :] + 0.5
+        z, x, s = _ground_road_xs(cam, v, u, curvature_per_m)
+        self._ground_s = np.where(np.isfinite(s), s, 0.0).astype(np.float32)
         self._map_x = ((x + _TILE_WIDTH_M / 2) / _TEXEL_M).astype(np.float32)
         road = np.abs(x) < layout.edge_m + layout.shoulder_m
         # Texture contrast fades with distance; the verge keeps a little more (grass is rougher).
@@ -95,8 +120,7 @@ class World:
         # Ground: asphalt within the road, grass beyond, both hazing into the horizon colour.
         v = np.arange(hz, H, dtype=np.float64)[:, None] + 0.5
         u = np.arange(W, dtype=np.float64)[None, :] + 0.5
-        z = cam.ground_range_m(v)
-        x = (u - cam.cx) * z / cam.focal_px
+        z, x, _ = _ground_road_xs(cam, v, u, self.curvature_per_m)
         asphalt = np.array([92, 94, 98], np.float32)
         grass = np.array([62, 112, 92], np.float32)
         road = (np.abs(x) < lay.edge_m + lay.shoulder_m)[..., None]
@@ -112,8 +136,10 @@ class World:
         # real photographs read a car against an empty horizon as something else.
         self._draw_woods(out, rng)
         for s, colour in ((-1, (70, 190, 215)), (1, (228, 228, 228))):
-            _fill(out, _strip(cam, s * lay.edge_m, lay.marking_width_m, _NEAR_M, lay.draw_distance_m),
-                  colour)
+            uv = _strip(cam, s * lay.edge_m, lay.marking_width_m, _NEAR_M, lay.draw_distance_m,
+                        self.curvature_per_m)
+            if uv is not None:
+                _fill(out, uv, colour)
         return out
 
     def _draw_woods(self, img: np.ndarray, rng: np.random.Generator) -> None:
@@ -149,7 +175,7 @@ class World:
         """A fresh background image for the ego having travelled ego_travel_m since t = 0."""
         cam, lay, hz = self.cam, self.layout, self._horizon
         img = self._static.copy()
-        map_y = np.mod(self._ground_z + np.float32(ego_travel_m % _TILE_LEN_M), _TILE_LEN_M) / _TEXEL_M
+        map_y = np.mod(self._ground_s + np.float32(ego_travel_m % _TILE_LEN_M), _TILE_LEN_M) / _TEXEL_M
         tex = cv2.remap(self._tile, self._map_x, map_y.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_WRAP)
         ground = img[hz:].astype(np.float32) + (tex * self._tex_amp)[..., None]
@@ -161,8 +187,10 @@ class World:
             if z1 <= z0:
                 continue
             for s in (-1, 1):
-                _fill(img, _strip(cam, s * lay.lane_width_m / 2, lay.marking_width_m, z0, z1),
-                      (222, 222, 222))
+                uv = _strip(cam, s * lay.lane_width_m / 2, lay.marking_width_m, z0, z1,
+                            self.curvature_per_m)
+                if uv is not None:
+                    _fill(img, uv, (222, 222, 222))
         return img
 
     def finish(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -170,5 +198,6 @@ class World:
         img = cv2.GaussianBlur(img, (3, 3), 0.6)
         noise = self._sensor_noise[int(rng.integers(len(self._sensor_noise)))]
         dy, dx = int(rng.integers(img.shape[0])), int(rng.integers(img.shape[1]))
-        noise = np.roll(noise, (dy, dx), axis=(0, 1))
+        # The noise is drawn for this world's canvas, which a mounted camera's image fits inside.
+        noise = np.roll(noise, (dy, dx), axis=(0, 1))[:img.shape[0], :img.shape[1]]
         return np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)

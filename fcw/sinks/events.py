@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Iterator, Optional
 
-from fcw.types import Event, FrameResult
+from fcw.types import CameraGeometry, Event, FrameResult
 
 from .base import RunSummary, Sink
 
@@ -54,6 +54,7 @@ class EventLog(Sink):
         self._part = 0
         self.lost_records = 0  # records that could not be written (see write_record)
         self._failing = False
+        self._geometry: Optional[CameraGeometry] = None  # the last frame's, for the end record
         self.write_record(self._start)
 
     def _current_size(self) -> int:
@@ -142,6 +143,8 @@ class EventLog(Sink):
                 pass
 
     def write(self, result: FrameResult) -> None:
+        if result.geometry is not None:
+            self._geometry = result.geometry
         for event in result.events:
             self.write_event(event)
 
@@ -157,6 +160,8 @@ class EventLog(Sink):
             record["error"] = summary.error
         if self.lost_records:
             record["lost_records"] = self.lost_records
+        if self._geometry is not None:
+            record["geometry"] = self._geometry.to_record()
         self.write_record(record, sync=True)
 
     def close(self) -> None:

@@ -58,6 +58,10 @@ class Reconnect:
     max_s: float = 10.0
     give_up_s: float | None = None
 
+    def next_delay_s(self, delay_s: float) -> float:
+        """The wait before the try after one that waited ``delay_s`` and failed."""
+        return min(delay_s * 2, self.max_s)
+
     def __post_init__(self) -> None:
         if not 0 < self.initial_s <= self.max_s:
             raise ValueError(f"need 0 < initial_s <= max_s, got {self.initial_s}, {self.max_s}")
@@ -186,6 +190,7 @@ class LiveSource(FrameSource):
                 if self._stop.is_set():
                     return
                 if failure is None:
+                    assert image is not None  # no failure means an image came
                     t0 = now if t0 is None else t0
                     frame = Frame(index, now - t0, image)
                     if outage is not None:
@@ -236,7 +241,7 @@ class LiveSource(FrameSource):
             if self._stop.wait(max(wait, 0.0)):
                 return None
             outage.attempts += 1
-            outage.delay_s = min(outage.delay_s * 2, policy.max_s)
+            outage.delay_s = policy.next_delay_s(outage.delay_s)
             try:
                 capture = self._open()
             except SourceError as exc:
@@ -290,8 +295,27 @@ def open_v4l2(device: str) -> cv2.VideoCapture:
     return _open_cv_capture(device, cv2.CAP_V4L2, "V4L2 camera")
 
 
+def has_gstreamer(build_information: str | None = None) -> bool:
+    """Whether this OpenCV was built with GStreamer (``GStreamer: YES`` in its build summary)."""
+    info = cv2.getBuildInformation() if build_information is None else build_information
+    return any(line.split(":", 1)[0].strip() == "GStreamer" and ":" in line
+               and line.split(":", 1)[1].strip().upper().startswith("YES")
+               for line in info.splitlines())
+
+
+# pip's opencv-python wheels are built without GStreamer; JetPack's OpenCV has it.
+NO_GSTREAMER = ("a GStreamer pipeline needs OpenCV with GStreamer, and this OpenCV {version} "
+                "({path}) has none: install JetPack's OpenCV (apt install nvidia-opencv) and "
+                "use it in place of pip's opencv-python-headless (pip uninstall "
+                "opencv-python-headless, in a venv made with --system-site-packages)")
+
+
 def open_gstreamer(pipeline: str) -> cv2.VideoCapture:
     """A GStreamer pipeline ending in ``appsink`` (e.g. ``nvarguscamerasrc ! ... ! appsink``)."""
+    if not has_gstreamer():
+        # Without GStreamer, OpenCV would only say that it cannot open the pipeline.
+        raise SourceError(NO_GSTREAMER.format(version=cv2.__version__,
+                                              path=getattr(cv2, "__file__", "?")))
     return _open_cv_capture(pipeline, cv2.CAP_GSTREAMER, "GStreamer pipeline")
 
 

@@ -36,6 +36,12 @@ INIT_ASPECT_RATE_STD_PER_S = 0.3
 # produce an infinite R.
 MIN_WIDTH_PX = 2.0
 
+# Bounds that keep a diverging track finite: a coasting track whose scale keeps accelerating
+# would overflow np.exp within seconds (issue 16: real clips ended with an OverflowError). No
+# real box is outside them, so they never act on a healthy track.
+STATE_LOW = np.array([-1e5, -1e5, np.log(0.5), -5.0, -1e5, -1e5, -20.0, -20.0, -100.0])
+STATE_HIGH = np.array([1e5, 1e5, np.log(1e5), 5.0, 1e5, 1e5, 20.0, 20.0, 100.0])
+
 
 def transition_matrix(dt_s: float, scale_rate_per_s: float = 0.0) -> np.ndarray:
     """F(dt): constant velocity for centre and aspect, constant acceleration for the scale.
@@ -166,9 +172,11 @@ class BoxKalman:
         if Q is None:
             Q = process_noise_for(dt_s, self._cfg)
         self.kf.predict(F=transition_matrix(dt_s, float(self.kf.x[VS, 0])), Q=Q)
+        self._bound()
 
     def update(self, xyxy: np.ndarray) -> None:
-        R = measurement_noise(xyxy, self._cfg.measurement_noise_px, self._cfg.measurement_noise_frac)
+        cfg = self._cfg
+        R = measurement_noise(xyxy, cfg.measurement_noise_px, cfg.measurement_noise_frac)
         z = box_to_z(xyxy).reshape(DIM_Z, 1)
         # A detector now and then returns a box that jumps (a class flip, the far crop's box
         # winning over the full frame's); taken at face value one such box fakes a burst of
@@ -181,6 +189,14 @@ class BoxKalman:
         if d2 > OUTLIER_GATE_D2:
             R = R * (d2 / OUTLIER_GATE_D2)
         self.kf.update(z, R=R)
+        self._bound()
+
+    def _bound(self) -> None:
+        self.kf.x = np.clip(self.kf.x, STATE_LOW[:, None], STATE_HIGH[:, None])
+
+    def is_finite(self) -> bool:
+        """False once the state or its covariance holds a NaN or an infinity (the track is lost)."""
+        return bool(np.isfinite(self.kf.x).all() and np.isfinite(self.kf.P).all())
 
     @property
     def x(self) -> np.ndarray:

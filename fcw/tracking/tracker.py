@@ -4,9 +4,13 @@ A track is tentative until it has been matched ``min_hits`` times; a tentative t
 a frame is dropped (most are one-off false detections), a confirmed one coasts on its prediction
 and is deleted once ``max_age_s`` has passed since its last match. All times are the frames'
 capture times, so dropped frames and a variable frame rate only change dt.
+
+A detection with a NaN or infinite coordinate is ignored, and a track whose filter is no longer
+finite is dropped (both logged at debug level, ``fcw run -v``): one bad box must not stop a run.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +20,8 @@ from fcw.tracking.association import associate
 from fcw.tracking.kalman import AS, VS, BoxKalman, process_noise_for
 from fcw.types import Detections, Tracks
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Track:
@@ -24,12 +30,14 @@ class _Track:
     score: float
     class_id: int
     last_match_t_s: float
+    first_t_s: float
     hits: int = 1
     confirmed: bool = False
 
 
 class Tracker:
-    def __init__(self, cfg: TrackerConfig, vehicle_class_ids: tuple[int, ...] | None = None) -> None:
+    def __init__(self, cfg: TrackerConfig,
+                 vehicle_class_ids: tuple[int, ...] | None = None) -> None:
         self.cfg = cfg
         self.vehicle_class_ids = None if vehicle_class_ids is None else tuple(vehicle_class_ids)
         self._tracks: list[_Track] = []
@@ -66,21 +74,37 @@ class Tracker:
         ]
         for di in result.unmatched_detections:
             self._tracks.append(self._new_track(dets, int(di), t_s))
-        return self._tracks_result()
+        self._drop_diverged(t_s)
+        return self._tracks_result(t_s)
+
+    def reset(self) -> None:
+        self._tracks = []
+        self._last_t_s = None
+
+    def _drop_diverged(self, t_s: float) -> None:
+        for trk in self._tracks:
+            if not trk.kf.is_finite():
+                log.debug("t=%.3f s: track %d dropped, its filter state is not finite",
+                          t_s, trk.track_id)
+        self._tracks = [trk for trk in self._tracks if trk.kf.is_finite()]
 
     def _vehicles(self, detections: Detections) -> Detections:
+        if len(detections) and not np.isfinite(detections.xyxy).all():
+            finite = np.isfinite(detections.xyxy).all(axis=1)
+            log.debug("%d detection(s) with a non-finite box ignored", int((~finite).sum()))
+            detections = detections[finite]
         if self.vehicle_class_ids is None or len(detections) == 0:
             return detections
         return detections[np.isin(detections.class_id, self.vehicle_class_ids)]
 
     def _new_track(self, dets: Detections, di: int, t_s: float) -> _Track:
         trk = _Track(self._next_id, BoxKalman(dets.xyxy[di], self.cfg), float(dets.score[di]),
-                     int(dets.class_id[di]), t_s)
+                     int(dets.class_id[di]), t_s, t_s)
         trk.confirmed = trk.hits >= self.cfg.min_hits
         self._next_id += 1
         return trk
 
-    def _tracks_result(self) -> Tracks:
+    def _tracks_result(self, t_s: float) -> Tracks:
         if not self._tracks:
             return Tracks.empty()
         trks = self._tracks
@@ -93,4 +117,6 @@ class Tracker:
             scale_rate_per_s=np.array([t.kf.x[VS] for t in trks], np.float64),
             scale_rate_var=np.array([t.kf.P[VS, VS] for t in trks], np.float64),
             scale_accel_per_s2=np.array([t.kf.x[AS] for t in trks], np.float64),
+            age_s=np.array([t_s - t.first_t_s for t in trks], np.float64),
+            since_match_s=np.array([t_s - t.last_match_t_s for t in trks], np.float64),
         )

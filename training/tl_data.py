@@ -20,9 +20,9 @@ on roads without lights, and of heads the proposals can get wrong:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -143,7 +143,7 @@ def _window(head: np.ndarray, bg: np.ndarray, cx: float, cy: float, scale: float
     canvas[h:2 * h, w:2 * w] = head
     ww, wh = w * scale, h * scale
     x0, y0 = w + cx - ww / 2, h + cy - wh / 2
-    m = np.float32([[1, 0, -x0], [0, 1, -y0]])
+    m = np.array([[1, 0, -x0], [0, 1, -y0]], dtype=np.float32)
     return cv2.warpAffine(canvas, m, (max(int(round(ww)), 2), max(int(round(wh)), 2)),
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -169,8 +169,8 @@ def _disc(frames: list[np.ndarray], aug: Augment, rng: np.random.Generator) -> n
     if rng.random() < 0.3:  # a dark surround, as a lit window or a sign at dusk
         img = (img.astype(np.float32) * rng.uniform(0.2, 0.5)).astype(np.uint8)
     hue = int(rng.choice([rng.integers(0, 35), rng.integers(160, 180), rng.integers(70, 98)]))
-    colour = cv2.cvtColor(np.uint8([[[hue, rng.integers(120, 256), rng.integers(170, 256)]]]),
-                          cv2.COLOR_HSV2BGR)[0, 0].tolist()
+    hsv = np.array([[[hue, rng.integers(120, 256), rng.integers(170, 256)]]], dtype=np.uint8)
+    colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].tolist()
     r = rng.uniform(0.15, 0.4) * w
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.choice([0.23, 0.48, 0.76]) * h + rng.normal(0, 0.05 * h)
     layer = np.zeros_like(img)

