@@ -10,12 +10,13 @@ and set ``median_rel_error_max`` to the measured value plus the stated margin.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from clitools import fcw
-from conftest import TESTS_DATA
+from conftest import REPO_ROOT, TESTS_DATA
 
 LABELS = TESTS_DATA / "real" / "kitti_stop_and_go.ttc.labels.json"
 CEILING = TESTS_DATA / "kitti_ttc_ceiling.json"
@@ -58,3 +59,10 @@ def test_ttc_error_against_lidar_stays_under_the_ceiling(drive: Path, tmp_path: 
     assert bucket["median_rel_error"] <= ceiling["median_rel_error_max"], bucket
     # A slow creep to a stopped car: no warning (the drive's README).
     assert report["warnings"]["clips"]["kitti_stop_and_go.ttc"]["warnings"] == 0
+    # The README's figure (docs/figures/kitti_ttc.json) must be what this run measures.
+    sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ is not installed with the package
+    from benchmarks import readme as figures
+
+    assert figures.differences("kitti_ttc", figures.kitti_figures(report),
+                               figures.load("kitti_ttc")["values"]) == [], \
+        "run `python -m benchmarks.readme write kitti_ttc && python -m benchmarks.readme render`"

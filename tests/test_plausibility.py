@@ -123,6 +123,22 @@ def test_cut_by_edge():
     assert not cut_by_edge(box_at(20.0), W_PX, H_PX, 0.01)
 
 
+def test_a_close_lead_cut_only_by_the_bottom_edge_can_still_raise():
+    # A queue: the lead 4 m ahead, its wheels below the frame (KITTI's stop-and-go drive).
+    close = box_at(4.0)
+    close[3] = H_PX - 1
+    assert cut_by_edge(close, W_PX, H_PX, 0.01)
+    assert check(close, estimates=[RateEstimate("alignment", 0.2, 0.02**2),
+                                   RateEstimate("box_width", 0.21, 0.03**2)]).ok
+    # ... but not one cut by a side too, nor a bottom-cut box too narrow to be a vehicle even
+    # at the lowest the road could be.
+    side = close.copy()
+    side[0] = 0.0
+    assert check(side).reason == "cut_by_edge"
+    narrow = np.array([630.0, 500.0, 650.0, H_PX - 1.0])
+    assert check(narrow).reason == "not_vehicle_width"
+
+
 def check(box, since=0.0, age=2.0, estimates=None, sigma_px=5.0):
     est = estimates if estimates is not None else [RateEstimate("box_width", 0.3, 0.05**2),
                                                    RateEstimate("bottom_edge", 0.32, 0.05**2)]

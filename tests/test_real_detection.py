@@ -11,6 +11,7 @@ every labelled frame and holds the default model above tests/data/real_detection
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -94,6 +95,15 @@ def test_default_model_stays_above_the_floors_on_every_labelled_frame(real_data,
     assert r["tune"]["frames"] + r["heldout"]["frames"] == r["all"]["frames"] >= 150
     assert r["heldout"]["jitter"]["pairs"] > 20
     assert "| 12-24 (n) | 24-48 (n) | 48-96 (n) | 96+ (n) |" in report.read_text()
+    # The README's table (docs/figures/real_detection.json) must be what this run measures.
+    from conftest import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT))  # benchmarks/ is not installed with the package
+    from benchmarks import readme as figures
+
+    committed = figures.load("real_detection")["values"][model]
+    assert figures.differences("real_detection", figures.detection_figures(doc)[model],
+                               committed) == [], "run `python -m benchmarks.readme write real_detection`"
 
 
 def test_floors_hold_both_splits_and_every_figure_kind():

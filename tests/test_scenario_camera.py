@@ -94,7 +94,8 @@ def test_level_canvas_homography_is_the_mount(name):
     mapped = (h @ np.c_[a, np.ones(len(a))].T).T
     assert mapped[:, :2] / mapped[:, 2:] == pytest.approx(cam.project(pts), abs=1e-6)
     # The canvas covers the whole mounted image.
-    corners = np.array([[0, 0, 1], [cam.width, cam.height, 1], [0, cam.height, 1], [cam.width, 0, 1.0]])
+    corners = np.array([[0, 0, 1], [cam.width, cam.height, 1], [0, cam.height, 1],
+                        [cam.width, 0, 1.0]])
     back = (np.linalg.inv(h) @ corners.T).T
     back = back[:, :2] / back[:, 2:]
     assert np.all(back >= 0) and np.all(back <= [canvas.width, canvas.height])

@@ -41,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"{s.name:22s} {s.expect.warning or '-':9s} {s.description}")
         for c in CAMERAS.values():
             print(f"camera {c.name:15s} {c.hfov_deg:g} deg hfov, {c.height_m:g} m high, pitch "
-                  f"{c.pitch_deg:g}, roll {c.roll_deg:g}, yaw {c.yaw_deg:g} deg, offset {c.offset_m:g} m")
+                  f"{c.pitch_deg:g}, roll {c.roll_deg:g}, yaw {c.yaw_deg:g} deg, "
+                  f"offset {c.offset_m:g} m")
         return 0 if args.list else 2
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     unknown = [n for n in names if n not in SCENARIOS]

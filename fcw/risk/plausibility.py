@@ -136,9 +136,23 @@ def ground_width_range_m(width_px: float, y_bottom_px: float, horizon_y_px: floa
 
 def cut_by_edge(xyxy: np.ndarray, width_px: int, height_px: int, margin_frac: float) -> bool:
     """Whether the box reaches within ``margin_frac`` of the frame's size of any of its edges."""
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return cut_by_side(xyxy, width_px, height_px, margin_frac) or cut_by_bottom(
+        xyxy, height_px, margin_frac)
+
+
+def cut_by_side(xyxy: np.ndarray, width_px: int, height_px: int, margin_frac: float) -> bool:
+    """Whether the box reaches the left, right or top edge: then its width is not the vehicle's
+    (a car entering the picture from the side grows as it comes into view)."""
+    x1, y1, x2, _ = (float(v) for v in xyxy)
     mx, my = margin_frac * width_px, margin_frac * height_px
-    return x1 <= mx or y1 <= my or x2 >= width_px - mx or y2 >= height_px - my
+    return x1 <= mx or y1 <= my or x2 >= width_px - mx
+
+
+def cut_by_bottom(xyxy: np.ndarray, height_px: int, margin_frac: float) -> bool:
+    """Whether the box reaches the bottom edge: a close lead in a queue whose wheels the bonnet
+    or the frame hides. Its width is still its rear's, but its bottom row is not where it
+    stands, so the ground-plane checks can only bound it."""
+    return float(xyxy[3]) >= height_px - margin_frac * height_px
 
 
 @dataclass(frozen=True)
@@ -189,13 +203,16 @@ def check_lead(xyxy: np.ndarray, frame_size_px: tuple[int, int], since_match_s: 
     widths = (ground_width_range_m(width_px, float(xyxy[3]), horizon_y_px, horizon_sigma_px,
                                    camera_height_m, cfg.horizon_k_sigma) if finite else None)
     tol = cfg.box_width_tolerance_frac
-    on_road = (widths is not None and widths[0] <= cfg.max_width_m * (1.0 + tol)
+    # A box cut by the bottom edge stands lower than its bottom row, so the widths above are
+    # upper bounds of its physical width: only "wide enough" can be checked.
+    bottom_cut = finite and cut_by_bottom(xyxy, frame_size_px[1], cfg.edge_margin_frac)
+    on_road = (widths is not None and (bottom_cut or widths[0] <= cfg.max_width_m * (1.0 + tol))
                and widths[1] >= cfg.min_width_m * (1.0 - tol))
     rate = combine_rates(estimates) if estimates else None
     return Plausibility(
         supported=since_match_s is None or since_match_s <= cfg.max_unmatched_s,
         mature=age_s is None or age_s >= min_track_age_s,
-        inside_frame=finite and not cut_by_edge(xyxy, *frame_size_px, cfg.edge_margin_frac),
+        inside_frame=finite and not cut_by_side(xyxy, *frame_size_px, cfg.edge_margin_frac),
         on_road=on_road,
         rates_agree=rate is None or rate.agree(cfg.max_rate_disagreement_sigma),
         rates_confirmed=(rate is not None and len(rate.sources) >= 2

@@ -20,7 +20,8 @@ from fcw.config import (
 )
 from fcw.risk.braking import TauDotEstimator, braking_credited_ttc
 from fcw.risk.lead import Corridor, select_lead
-from fcw.risk.plausibility import Plausibility, RateEstimate, check_lead, log_rate_now
+from fcw.risk.plausibility import (Plausibility, RateEstimate, check_lead, cut_by_bottom,
+                                   log_rate_now)
 from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
 from fcw.risk.ttc import (
     closing_speed_mps,
@@ -165,7 +166,8 @@ class RiskStage:
         if np.isfinite([rate, var]).all() and var > 0.0:
             estimates.append(RateEstimate("box_width", rate, var))
         rows = self._history.get(int(tracks.track_id[i]))
-        if rows:
+        # A bottom row held by the frame's edge does not move as the lead nears.
+        if rows and not cut_by_bottom(box, frame.height, self.plausibility_cfg.edge_margin_frac):
             cfg = self.plausibility_cfg
             t, w, y = np.array(rows).T
             bottom = log_rate_now("bottom_edge", t, y, horizon_y_px, geometry.horizon_sigma_px,

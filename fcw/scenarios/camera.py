@@ -99,8 +99,10 @@ class PinholeCamera:
                             np.inf)
 
     def ground_x_m(self, u_px: np.ndarray, range_m: np.ndarray) -> np.ndarray:
-        """Road-frame X of the road point at column u and forward distance range_m (level camera)."""
-        return self.offset_m + (np.asarray(u_px, dtype=np.float64) - self.cx) * range_m / self.focal_px
+        """Road-frame X of the road point at column u and forward distance range_m (a level
+        camera)."""
+        du = np.asarray(u_px, dtype=np.float64) - self.cx
+        return self.offset_m + du * range_m / self.focal_px
 
     def level_canvas(self, margin_px: int = 4) -> tuple[PinholeCamera, np.ndarray]:
         """A level camera at the same place and focal length whose image covers this one's, and

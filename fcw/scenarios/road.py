@@ -14,7 +14,8 @@ import numpy as np
 _STRAIGHT = 1e-9
 
 
-def road_to_frame(x_m: np.ndarray, s_m: np.ndarray, curvature_per_m: float) -> tuple[np.ndarray, np.ndarray]:
+def road_to_frame(x_m: np.ndarray, s_m: np.ndarray,
+                  curvature_per_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Road (x, s) -> road-frame (X, Z) on the ground."""
     x, s = np.asarray(x_m, np.float64), np.asarray(s_m, np.float64)
     k = curvature_per_m
@@ -25,7 +26,8 @@ def road_to_frame(x_m: np.ndarray, s_m: np.ndarray, curvature_per_m: float) -> t
     return radius - (radius - x) * np.cos(a), (radius - x) * np.sin(a)
 
 
-def frame_to_road(x_m: np.ndarray, z_m: np.ndarray, curvature_per_m: float) -> tuple[np.ndarray, np.ndarray]:
+def frame_to_road(x_m: np.ndarray, z_m: np.ndarray,
+                  curvature_per_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Road-frame (X, Z) on the ground -> road (x, s); the inverse of ``road_to_frame`` ahead."""
     x, z = np.asarray(x_m, np.float64), np.asarray(z_m, np.float64)
     k = curvature_per_m
