@@ -213,6 +213,11 @@ class WarningConfig(_Section):
     # A track younger than this (frame time since its first detection) raises nothing: its
     # filter has not seen enough of the box to measure a rate (~0.3-0.5 s at 25-30 fps).
     min_track_age_s: float = Field(0.5, ge=0.0, le=10.0)
+    # Decide on the second-order TTC (the scale acceleration counts the lead's braking) when it
+    # is the shorter: NHTSA's lead-vehicle-decelerating test is timed on that TTC.
+    second_order: bool = False  # off: its acceleration is too noisy yet (see the README)
+    # ... only once the scale acceleration shows braking by this many sigma of its estimate.
+    second_order_k_sigma: float = Field(2.0, ge=0.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> "WarningConfig":

@@ -233,3 +233,7 @@ class LeadScaleFilter:
     @property
     def accel_per_s2(self) -> float:
         return float(self.kf.x[2, 0])
+
+    @property
+    def accel_var(self) -> float:
+        return float(self.kf.P[2, 2])

@@ -7,6 +7,8 @@ tracker's box width), and its sigma grows when the others (box width, bottom edg
 """
 from __future__ import annotations
 
+import math
+
 import logging
 
 import numpy as np
@@ -109,17 +111,20 @@ class RiskStage:
         # Every quantity below is read from the current lead only, so after a cut-in or a
         # cut-out the new lead's TTC takes over from that frame on.
         ttc_s = ttc_sigma_s = ttc2_s = range_m = closing_mps = headway = None
-        closing = plausible = False
+        closing = plausible = braking = False
         reason = None
         if lead_id is not None:
             i = int(np.nonzero(tracks.track_id == lead_id)[0][0])
-            check, accel = self._judge_lead(frame, tracks, i, geometry)
+            check, accel, accel_var = self._judge_lead(frame, tracks, i, geometry)
             plausible, reason = check.ok, check.reason
             rate = check.rate
             closing = rate is not None and rate.rate_per_s > self.warning_cfg.min_closing_rate_per_s
             if closing and rate is not None:
                 ttc_s, ttc_sigma_s = ttc_first_order(rate.rate_per_s, rate.var)
                 ttc2_s = ttc_second_order(rate.rate_per_s, accel)
+                # The lead brakes (a > v^2, see ttc_second_order) surely enough to decide on it.
+                braking = (accel - rate.rate_per_s ** 2
+                           > self.warning_cfg.second_order_k_sigma * math.sqrt(accel_var))
             if rate is not None:
                 range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]),
                                                                rate.rate_per_s)
@@ -129,6 +134,12 @@ class RiskStage:
 
         # An implausible lead keeps its reading for display but raises nothing.
         decide_ttc_s, decide_sigma_s = (ttc_s, ttc_sigma_s) if plausible else (None, None)
+        if (self.warning_cfg.second_order and braking and decide_ttc_s is not None
+                and ttc2_s is not None and ttc2_s < decide_ttc_s and decide_sigma_s is not None):
+            # A braking lead: NHTSA times its test on the TTC that counts the lead's
+            # deceleration, which the first-order TTC overestimates by up to 60% (LVD).
+            decide_sigma_s *= ttc2_s / decide_ttc_s
+            decide_ttc_s = ttc2_s
         decide_closing = closing and plausible
         tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s)
         if (self.red_light_decel_factor is not None and tau_dot is not None and light is not None
@@ -155,13 +166,13 @@ class RiskStage:
             horizon_sigma_px=cfg.prior_horizon_sigma_frac * frame.height)
 
     def _judge_lead(self, frame: Frame, tracks: Tracks, i: int, geometry: CameraGeometry
-                    ) -> tuple[Plausibility, float]:
+                    ) -> tuple[Plausibility, float, float]:
         """The plausibility of track i, the lead, with its pooled scale rate; and the scale
-        acceleration (1/s^2) for the second-order TTC."""
+        acceleration (1/s^2) for the second-order TTC, with its variance."""
         box = tracks.xyxy[i].astype(float)
         horizon_y_px = geometry.horizon_y_at(0.5 * float(box[0] + box[2]))
         # The alignment (when it runs) first: it is the surest, and the one the TTC reports.
-        estimates, accel = self._rate_estimates(frame, tracks, i)
+        estimates, accel, accel_var = self._rate_estimates(frame, tracks, i)
         rate, var = float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i])
         if np.isfinite([rate, var]).all() and var > 0.0:
             estimates.append(RateEstimate("box_width", rate, var))
@@ -181,7 +192,7 @@ class RiskStage:
                            geometry.horizon_sigma_px, geometry.camera_height_m, estimates,
                            self.warning_cfg.min_track_age_s, self.plausibility_cfg,
                            confirm_with="alignment" if self._scale_filter is not None else None)
-        return check, accel
+        return check, accel, accel_var
 
     def _remember_boxes(self, t_s: float, tracks: Tracks) -> None:
         """Keep the last ``rate_window_s`` of each track's box widths and bottom rows, from the
@@ -201,20 +212,24 @@ class RiskStage:
             del self._history[gone]
 
     def _rate_estimates(self, frame: Frame, tracks: Tracks, i: int
-                        ) -> tuple[list[RateEstimate], float]:
+                        ) -> tuple[list[RateEstimate], float, float]:
         """The image alignment's scale-rate estimate of track i once it has enough steps, and
-        the scale acceleration (1/s^2): the alignment's, else the tracker's."""
-        accel = float(tracks.scale_accel_per_s2[i])
+        the scale acceleration (1/s^2) with its variance: the alignment's, else the tracker's
+        (whose variance is not known: infinite)."""
+        accel, accel_var = float(tracks.scale_accel_per_s2[i]), math.inf
         estimates = []
         aligned = self._scale_of_lead(frame, tracks, i)
         if aligned is not None and np.isfinite(aligned).all() and aligned[1] > 0.0:
             estimates.append(RateEstimate("alignment", aligned[0], aligned[1]))
-            accel = aligned[2]
-        return estimates, accel if np.isfinite(accel) else 0.0
+            accel, accel_var = aligned[2], aligned[3]
+        if not np.isfinite(accel):
+            return estimates, 0.0, math.inf
+        return estimates, accel, accel_var
 
     def _scale_of_lead(self, frame: Frame, tracks: Tracks, i: int
-                       ) -> tuple[float, float, float] | None:
-        """(d ln w/dt, its variance, d2 ln w/dt2) of track i, the lead, from image alignment;
+                       ) -> tuple[float, float, float, float] | None:
+        """(d ln w/dt, its variance, d2 ln w/dt2, its variance) of track i, the lead, from image
+        alignment;
         None until it has enough steps (or when it is off)."""
         box_estimate = (float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i]),
                         float(tracks.scale_accel_per_s2[i]))
@@ -237,7 +252,7 @@ class RiskStage:
         self._scale_prev = (lead_id, frame.t_s)
         if f.measurements < self.lead_scale.min_measurements:
             return None
-        return f.rate_per_s, f.rate_var, f.accel_per_s2
+        return f.rate_per_s, f.rate_var, f.accel_per_s2, f.accel_var
 
     def _geometry(self, frame: Frame, y_bottom_px: float, rate_per_s: float
                   ) -> tuple[float | None, float | None, float | None]:
