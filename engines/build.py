@@ -9,19 +9,37 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 from .backends.base import check_io_shapes
 from .backends.trt_env import import_cuda, import_tensorrt
-from .cache import (PRECISIONS, DeviceInfo, EngineMeta, atomic_write, current_device,
-                    default_engine_dir, engine_name, sidecar_path, write_meta)
-from .calibrator import (INT8_MIN_AGREEMENT, CalibrationBatches, Decode, check_agreement,
-                         decode_for, frames_key, holdout_agreement, make_entropy_calibrator,
-                         split_holdout)
+from .cache import (
+    PRECISIONS,
+    DeviceInfo,
+    EngineMeta,
+    atomic_write,
+    current_device,
+    default_engine_dir,
+    engine_name,
+    sidecar_path,
+    write_meta,
+)
+from .calibrator import (
+    INT8_MIN_AGREEMENT,
+    CalibrationBatches,
+    Decode,
+    check_agreement,
+    decode_for,
+    frames_key,
+    holdout_agreement,
+    make_entropy_calibrator,
+    split_holdout,
+)
 from .errors import ModelError
 from .spec import ModelSpec
 from .store import sha256_of

@@ -1,4 +1,4 @@
-"""TensorRT engines as derived, cached files, each with a JSON sidecar saying what it was built from.
+"""TensorRT engines as derived, cached files, each with a JSON sidecar saying what made it.
 
 An engine is only valid for the exact ONNX file, TensorRT version, GPU and precision it was built
 with, so all of these are in its name (to find it) and in its sidecar (to check it). An engine
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ModelError
-
 from .store import user_cache_dir
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -139,10 +138,11 @@ def check_compatible(meta: EngineMeta, device: DeviceInfo, trt_version: str, onn
                      precision: Optional[str] = None, *, path: Optional[Path] = None) -> None:
     """Refuse, in one line naming the field that differs, an engine built for something else."""
     where = f"{path}: " if path else ""
-    fix = f": rebuild with fcw build-engine --model {meta.model}{_PRECISION_FLAG.get(meta.precision, '')}"
+    flag = _PRECISION_FLAG.get(meta.precision, "")
+    fix = f": rebuild with fcw build-engine --model {meta.model}{flag}"
     if meta.onnx_sha256 != onnx_sha256:
-        raise ModelError(f"{where}engine built from ONNX sha256 {meta.onnx_sha256[:12]}..., the model "
-                         f"file is {onnx_sha256[:12]}...{fix}")
+        raise ModelError(f"{where}engine built from ONNX sha256 {meta.onnx_sha256[:12]}..., "
+                         f"the model file is {onnx_sha256[:12]}...{fix}")
     if meta.trt_version != trt_version:
         raise ModelError(f"{where}engine built with TensorRT {meta.trt_version}, this is TensorRT "
                          f"{trt_version}{fix}")

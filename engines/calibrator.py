@@ -17,9 +17,10 @@ only if ``detection_agreement`` >= ``INT8_MIN_AGREEMENT``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar, overload
+from typing import Any, Optional, Protocol, TypeVar, overload
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class Subset(Sequence[T]):
     def __getitem__(self, i: int) -> T: ...
 
     @overload
-    def __getitem__(self, i: slice) -> "Subset[T]": ...
+    def __getitem__(self, i: slice) -> Subset[T]: ...
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
@@ -160,7 +161,7 @@ def make_entropy_calibrator(batches: CalibrationBatches, cache_file: Path, trt: 
     cache_file = Path(cache_file)
     nbytes = int(np.prod(batches.shape)) * np.dtype(np.float32).itemsize
 
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[name-defined,misc]
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             # pybind11 trampolines need the base __init__ called explicitly.
             trt.IInt8EntropyCalibrator2.__init__(self)

@@ -80,7 +80,8 @@ def _onnx_available() -> bool:
         return False
 
 
-def _cached_output_shape(target: Path, sidecar: Path, source_sha256: str) -> Optional[tuple[int, ...]]:
+def _cached_output_shape(target: Path, sidecar: Path,
+                         source_sha256: str) -> Optional[tuple[int, ...]]:
     """The output shape recorded for a derived file that is still what its sidecar says."""
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -110,8 +111,8 @@ def _derive(spec: ModelSpec, model_path: Path, w: int, h: int, target: Path,
                 d.dim_param = d.dim_param or "dynamic"
         data = model.SerializeToString()
     except Exception as exc:  # onnx raises DecodeError, IndexError... on a graph it cannot read
-        raise ModelError(f"{model_path}: cannot rewrite its input to {w}x{h}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{model_path}: cannot rewrite its input to {w}x{h}: {why}") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".derive-", suffix=".onnx", dir=target.parent)
     tmp = Path(tmp_name)

@@ -14,8 +14,8 @@ def _resize(img: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
 
     OpenCV's INTER_AREA at a non-integer ratio (1280x720 to 352x352) costs about 4 ms, half of
     FastestDet's own run on 2 cores. A bilinear resize to twice the target followed by an exact
-    2x2 area average keeps the anti-aliasing at about 1.7 ms; the two differ by under 0.4 grey levels
-    on average on the highway frames (tests/test_backends.py holds it to that).
+    2x2 area average keeps the anti-aliasing at about 1.7 ms; the two differ by under 0.4 grey
+    levels on average on the highway frames (tests/test_backends.py holds it to that).
     """
     w, h = size
     if interp == cv2.INTER_AREA and img.shape[1] >= 2 * w and img.shape[0] >= 2 * h:
@@ -47,7 +47,7 @@ def preprocess(images: list[np.ndarray], spec: InputSpec) -> np.ndarray:
         if spec.letterbox:
             img = _letterbox(img, spec, interp)
         elif spec.resize_to:
-            img = _resize(img, tuple(spec.resize_to), interp)
+            img = _resize(img, spec.resize_to, interp)
             if spec.crop == "center":
                 y0 = (img.shape[0] - spec.height) // 2
                 x0 = (img.shape[1] - spec.width) // 2

@@ -15,16 +15,25 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from .backends.base import Backend
 from .cache import atomic_write, default_engine_dir
-from .calibrator import (INT8_MIN_AGREEMENT, CalibrationBatches, Decode, check_agreement,
-                         decode_for, frames_key, holdout_agreement, split_holdout)
+from .calibrator import (
+    INT8_MIN_AGREEMENT,
+    CalibrationBatches,
+    Decode,
+    check_agreement,
+    decode_for,
+    frames_key,
+    holdout_agreement,
+    split_holdout,
+)
 from .errors import BackendUnavailable, ModelError
 from .spec import ModelSpec
 from .store import sha256_of
@@ -148,7 +157,7 @@ def boundary_convs(path: Path) -> list[str]:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
 
-    def walk(start: list[str], step) -> set[str]:  # type: ignore[no-untyped-def]
+    def walk(start: list[str], step: Callable[[str], list]) -> set[str]:
         found: set[str] = set()
         todo, seen = list(start), set()
         while todo:
@@ -207,8 +216,13 @@ def quantize_graph(spec: ModelSpec, model_path: Path, frames: Sequence[np.ndarra
     except ImportError:
         raise BackendUnavailable("INT8 for the CPU needs the onnx package: "
                                  "pip install 'fcw[int8]'") from None
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(_Reader, CalibrationDataReader):

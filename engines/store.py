@@ -11,8 +11,9 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from engines.errors import ModelError
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from engines.backends import create_backend
+from engines.backends import BackendName, create_backend
 from engines.input_size import with_input_size
 from engines.spec import ModelSpec, load_spec
 from engines.store import resolve_model
@@ -54,12 +54,13 @@ class RunOptions:
     tracks: Optional[Path] = None
     max_frames: Optional[int] = None
     models_dir: Optional[Path] = None
-    backend: Optional[str] = None  # overrides config.detector.backend
+    backend: Optional[BackendName] = None  # overrides config.detector.backend
     status: bool = True
     ground_truth: Optional[GroundTruthOptions] = None
 
 
-def build_detector(cfg: Config, spec: ModelSpec, options: RunOptions) -> tuple[DetectorStage, dict[str, Any]]:
+def build_detector(cfg: Config, spec: ModelSpec,
+                   options: RunOptions) -> tuple[DetectorStage, dict[str, Any]]:
     """The detector stage and what the start record says about it."""
     if options.ground_truth is not None:
         from fcw.labels import load_labels
@@ -97,7 +98,7 @@ def build_pipeline(cfg: Config, options: RunOptions,
         if rc.enabled else None)
     sinks: list[Sink] = []
     try:
-        detector, detector_info = detector or build_detector(cfg, spec, options)
+        detector_stage, detector_info = detector or build_detector(cfg, spec, options)
         lights, lights_info = None, None
         if cfg.lights.enabled:
             light_models = light_models or load_light_models(cfg, options.models_dir,
@@ -145,7 +146,7 @@ def build_pipeline(cfg: Config, options: RunOptions,
         raise
     vehicles = spec.vehicle_class_ids
     return Pipeline(
-        source=source, detector=detector,
+        source=source, detector=detector_stage,
         tracker=Tracker(cfg.tracker, vehicles),
         risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale,
                        red_light_decel_factor=cfg.lights.red_light_decel_factor

@@ -85,7 +85,7 @@ class GeometryConfig(_Section):
     crop_shift_frac: float = Field(0.02, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _leans_ordered(self) -> "GeometryConfig":
+    def _leans_ordered(self) -> GeometryConfig:
         if self.lane_min_lean_deg >= self.lane_max_lean_deg:
             raise ValueError(f"lane_min_lean_deg ({self.lane_min_lean_deg}) must be below "
                              f"lane_max_lean_deg ({self.lane_max_lean_deg})")
@@ -220,7 +220,7 @@ class WarningConfig(_Section):
     second_order_k_sigma: float = Field(2.0, ge=0.0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "WarningConfig":
+    def _ordered(self) -> WarningConfig:
         if self.warning_ttc_s > self.caution_ttc_s:
             raise ValueError("warning_ttc_s must not exceed caution_ttc_s")
         return self
@@ -259,7 +259,7 @@ class PlausibilityConfig(_Section):
     box_noise_frac: float = Field(0.03, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "PlausibilityConfig":
+    def _ordered(self) -> PlausibilityConfig:
         if self.min_width_m >= self.max_width_m:
             raise ValueError("min_width_m must be below max_width_m")
         return self
@@ -276,7 +276,7 @@ class ReconnectConfig(_Section):
     give_up_after_s: Optional[float] = Field(None, gt=0.0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ReconnectConfig":
+    def _ordered(self) -> ReconnectConfig:
         if self.max_backoff_s < self.initial_backoff_s:
             raise ValueError("max_backoff_s must not be below initial_backoff_s")
         return self

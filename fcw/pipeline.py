@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import ExitStack, nullcontext
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, ContextManager, Iterable, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
 from fcw.prefetch import Ahead, ReadAhead, is_staged, read_in_turn
 from fcw.sinks.base import RunSummary, Sink
 from fcw.sources.base import FrameSource
-from fcw.types import (CameraGeometry, Detections, Event, Frame, FrameResult, Risk, Tracks,
-                       TrafficLight)
+from fcw.types import (
+    CameraGeometry,
+    Detections,
+    Event,
+    Frame,
+    FrameResult,
+    Risk,
+    Tracks,
+    TrafficLight,
+)
 
 #: The far crop follows the geometry estimate of frame n from frame n + CROP_LAG_FRAMES on: by
 #: then no worker has prepared that frame yet (fcw/prefetch.py holds at most three frames beyond
@@ -57,7 +66,8 @@ class RiskStageProto(Protocol):
 class LightPromptStage(Protocol):
     """Driver prompts that need the light, the tracks and the lead (fcw/lights/prompts.py)."""
 
-    def update(self, frame: Frame, light: TrafficLight, tracks: Tracks, risk: Risk) -> list[Event]: ...
+    def update(self, frame: Frame, light: TrafficLight, tracks: Tracks,
+               risk: Risk) -> list[Event]: ...
 
 
 @dataclass
@@ -88,10 +98,10 @@ class Pipeline:
         has run the model already; ``read_done``: when the frame left the source (latency)."""
         ms: dict[str, float] = {}
         t0 = time.perf_counter()
-        if raw is None:
-            detections = self.detector.update(frame)
+        if raw is not None and is_staged(self.detector):  # a worker ran its model on the frame
+            detections = self.detector.decode(frame, raw)
         else:
-            detections = self.detector.decode(frame, raw)  # type: ignore[attr-defined]
+            detections = self.detector.update(frame)
         t1 = time.perf_counter()
         ms["detect"] = (t1 - t0) * 1e3
         tracks, risk, light = Tracks.empty(), Risk(), TrafficLight()
@@ -142,7 +152,8 @@ class Pipeline:
             tell(*centre, from_index=frame.index + CROP_LAG_FRAMES)
 
     def run(self) -> RunSummary:
-        """Process the source to its end, ``max_frames`` or ``stop``; sinks always get ``finish``."""
+        """Process the source to its end, ``max_frames`` or ``stop``; sinks always get
+        ``finish``."""
         frames, last, error, reason = 0, None, None, "end_of_source"
         started = time.perf_counter()
         with ExitStack() as stack:
@@ -151,8 +162,8 @@ class Pipeline:
                 stack.enter_context(sink)
             try:
                 # The workers stop before the sinks finish, so no source event follows the end.
-                reading: ContextManager[Iterable[Ahead]] = (
-                    ReadAhead(self.source, self.detector)  # type: ignore[arg-type]
+                reading: AbstractContextManager[Iterable[Ahead]] = (
+                    ReadAhead(self.source, self.detector)
                     if self.threaded and is_staged(self.detector)
                     else nullcontext(read_in_turn(self.source)))
                 with reading as frames_in:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, cast
+from typing import Any, Optional, Protocol, TypeGuard, cast
 
 from fcw.sources.base import FrameSource
 from fcw.types import Detections, Frame
@@ -32,7 +32,7 @@ class StagedDetector(Protocol):
     def decode(self, frame: Frame, raw: Any) -> Detections: ...
 
 
-def is_staged(detector: object) -> bool:
+def is_staged(detector: object) -> TypeGuard[StagedDetector]:
     return all(callable(getattr(detector, name, None)) for name in ("prepare", "run", "decode"))
 
 

@@ -69,11 +69,11 @@ class Detections:
         _check_rows("Detections.class_id", self.class_id, n)
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
 
     @classmethod
-    def concat(cls, parts: list["Detections"]) -> "Detections":
+    def concat(cls, parts: list[Detections]) -> Detections:
         if not parts:
             return cls.empty()
         return cls(
@@ -85,7 +85,7 @@ class Detections:
     def __len__(self) -> int:
         return len(self.score)
 
-    def __getitem__(self, index: Any) -> "Detections":
+    def __getitem__(self, index: Any) -> Detections:
         """Select by boolean mask or index array."""
         return Detections(self.xyxy[index], self.score[index], self.class_id[index])
 
@@ -129,7 +129,7 @@ class Tracks:
                 _check_rows(f"Tracks.{name}", getattr(self, name), n)
 
     @classmethod
-    def empty(cls) -> "Tracks":
+    def empty(cls) -> Tracks:
         z = np.zeros(0)
         return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                    np.zeros(0, np.int32), np.zeros(0, bool), z, z.copy(), z.copy())
@@ -176,7 +176,8 @@ class CameraGeometry:
             if not np.isfinite(getattr(self, name)):
                 raise ValueError(f"CameraGeometry.{name} must be finite, got {getattr(self, name)}")
         if self.camera_height_m <= 0:
-            raise ValueError(f"CameraGeometry.camera_height_m must be > 0, got {self.camera_height_m}")
+            raise ValueError("CameraGeometry.camera_height_m must be > 0, "
+                             f"got {self.camera_height_m}")
 
     def horizon_y_at(self, x_px: float) -> float:
         """The horizon's row at image column ``x_px`` (the roll tilts it)."""

@@ -62,7 +62,7 @@ class FakeNetwork:
 
 
 class FakeParser:
-    def __init__(self, network: FakeNetwork, logger: FakeLogger, trt: "FakeTensorRT") -> None:
+    def __init__(self, network: FakeNetwork, logger: FakeLogger, trt: FakeTensorRT) -> None:
         assert isinstance(network, FakeNetwork) and isinstance(logger, FakeLogger)
         self.network = network
         self.errors: list[str] = []
@@ -108,7 +108,7 @@ class FakeProfile:
 
 
 class FakeConfig:
-    def __init__(self, trt: "FakeTensorRT") -> None:
+    def __init__(self, trt: FakeTensorRT) -> None:
         self._trt = trt
         self.pool_limits: dict[Any, int] = {}
         self.flags: set = set()
@@ -150,7 +150,7 @@ class FakeConfig:
 
 
 class FakeBuilder:
-    def __init__(self, logger: FakeLogger, trt: "FakeTensorRT") -> None:
+    def __init__(self, logger: FakeLogger, trt: FakeTensorRT) -> None:
         assert isinstance(logger, FakeLogger)
         self._trt = trt
         trt.builders.append(self)
@@ -193,7 +193,7 @@ class FakeBuilder:
 
 
 class FakeEngine:
-    def __init__(self, plan: dict, trt: "FakeTensorRT") -> None:
+    def __init__(self, plan: dict, trt: FakeTensorRT) -> None:
         self._trt = trt
         self._io = [(n, tuple(s), trt.TensorIOMode.INPUT) for n, s in plan["inputs"]]
         self._io += [(n, tuple(s), trt.TensorIOMode.OUTPUT) for n, s in plan["outputs"]]
@@ -217,12 +217,12 @@ class FakeEngine:
     def get_tensor_dtype(self, name: str):
         return self._trt.float32
 
-    def create_execution_context(self) -> "FakeContext":
+    def create_execution_context(self) -> FakeContext:
         return FakeContext(self, self._trt)
 
 
 class FakeContext:
-    def __init__(self, engine: FakeEngine, trt: "FakeTensorRT") -> None:
+    def __init__(self, engine: FakeEngine, trt: FakeTensorRT) -> None:
         self._engine = engine
         self._trt = trt
         self.addresses: dict[str, int] = {}
@@ -250,7 +250,8 @@ class FakeContext:
             return False
         n = shape_in[0]
         mem = self._trt.memory
-        x = mem.view(self.addresses[name_in], np.float32)[: int(np.prod(shape_in))].reshape(shape_in)
+        x = mem.view(self.addresses[name_in], np.float32)[: int(np.prod(shape_in))]
+        x = x.reshape(shape_in)
         per = int(np.prod(shape_out[1:]))
         out = mem.view(self.addresses[name_out], np.float32)[: n * per].reshape(n, per)
         out[:] = x.reshape(n, -1).mean(axis=1, keepdims=True)
@@ -259,7 +260,7 @@ class FakeContext:
 
 
 class FakeRuntime:
-    def __init__(self, logger: FakeLogger, trt: "FakeTensorRT") -> None:
+    def __init__(self, logger: FakeLogger, trt: FakeTensorRT) -> None:
         assert isinstance(logger, FakeLogger)
         self._trt = trt
 

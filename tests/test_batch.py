@@ -96,7 +96,8 @@ def resumed(fleet, tmp_path_factory):
     try:
         deadline = time.monotonic() + 120
         while not any(s["status"] == "ok" for s in _summaries(out).values()):
-            assert proc.poll() is None, f"batch ended before it could be killed: {proc.stderr.read()}"
+            assert proc.poll() is None, (
+                f"batch ended before it could be killed: {proc.stderr.read()}")
             assert time.monotonic() < deadline, "no drive finished within 120 s"
             time.sleep(0.05)
     finally:
@@ -195,11 +196,16 @@ def test_batch_replays_like_fcw_run(resumed, fleet, tmp_path):
 
 
 def test_complete_batch_reruns_without_ray_until_its_key_changes(resumed, fleet, tmp_path):
-    from fcw.batch.drives import expand_drives
-    from fcw.batch.keys import (config_sha256, drive_identity, is_complete, model_identity,
-                                resume_key)
-    from fcw.batch.runner import load_batch_config
     from engines.spec import load_spec
+    from fcw.batch.drives import expand_drives
+    from fcw.batch.keys import (
+        config_sha256,
+        drive_identity,
+        is_complete,
+        model_identity,
+        resume_key,
+    )
+    from fcw.batch.runner import load_batch_config
 
     scenes, out = fleet["root"] / "scenes", tmp_path / "out"
     shutil.copytree(resumed["out"], out)  # the drive folders hold the keys, wherever they are
@@ -248,7 +254,8 @@ def test_diff_between_two_warning_thresholds(resumed, fleet, tmp_path):
     assert changes["steady_follow"]["old_warnings"] == changes["steady_follow"]["new_warnings"] == 0
     assert changes["corrupt"]["status"] == "failed"
     real = changes["test_video"]  # whatever the real clip does, the diff must report it truly
-    times = [_summaries(run)[_drive(run, "test_video").name]["warning_times_s"] for run in (old, new)]
+    times = [_summaries(run)[_drive(run, "test_video").name]["warning_times_s"]
+             for run in (old, new)]
     assert (real["status"] == "same") == (times[0] == times[1])
     assert report["changed"] == 1 + (real["status"] == "changed")
 

@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 from fake_tensorrt import make_fakes
 
-from engines.calibrator import (INT8_MIN_AGREEMENT, CalibrationBatches, check_agreement,
-                                decode_for, detection_agreement, frames_key,
-                                make_entropy_calibrator, split_holdout, top_class)
+from engines.calibrator import (
+    INT8_MIN_AGREEMENT,
+    CalibrationBatches,
+    check_agreement,
+    decode_for,
+    detection_agreement,
+    frames_key,
+    make_entropy_calibrator,
+    split_holdout,
+    top_class,
+)
 from engines.errors import ModelError
 from engines.preprocess import preprocess
 from engines.spec import load_spec

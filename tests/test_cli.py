@@ -146,7 +146,8 @@ def test_highway_clip_end_to_end(highway_run):
 
 
 def test_highway_clip_tracks_both_cars_in_every_frame(highway_run):
-    """The black and the white car ahead on the right each keep one track id from confirmation on."""
+    """The black and the white car ahead on the right each keep one track id from confirmation
+    on."""
     _, out = highway_run
     per_frame = defaultdict(dict)
     for line in (out / "tracks.txt").read_text().splitlines():

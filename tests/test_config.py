@@ -21,9 +21,11 @@ def test_jetson_profile_is_valid():
 @pytest.mark.parametrize("text, expect", [
     ("detector:\n  score_treshold: 0.3\n", "default.yaml:2: detector.score_treshold: unknown key"),
     ("warning:\n  caution_ttc_s: fast\n", "warning.caution_ttc_s"),
-    ("tracker:\n  min_hits: 0\n", "tracker.min_hits: Input should be greater than or equal to 1 (got 0)"),
+    ("tracker:\n  min_hits: 0\n",
+     "tracker.min_hits: Input should be greater than or equal to 1 (got 0)"),
     ("detector:\n  nms:\n    method: magic\n", "detector.nms.method"),
-    ("warning:\n  caution_ttc_s: 2.0\n  warning_ttc_s: 3.0\n", "warning_ttc_s must not exceed caution_ttc_s"),
+    ("warning:\n  caution_ttc_s: 2.0\n  warning_ttc_s: 3.0\n",
+     "warning_ttc_s must not exceed caution_ttc_s"),
     ("detector: [1, 2\n", "invalid YAML"),
     ("- 1\n- 2\n", "top level must be a mapping"),
 ])

@@ -63,7 +63,7 @@ def _compare(dets, ref):
 @pytest.mark.parametrize("thr", [0.2, 0.35])
 def test_matches_reference_on_real_frames(real_outputs, thr):
     total = 0
-    for name, w, h, out in real_outputs:
+    for _name, w, h, out in real_outputs:
         ref = reference_decode(out, thr, w, h)
         _compare(decode_fastestdet(out, thr, w, h), ref)
         total += len(ref)
@@ -72,7 +72,7 @@ def test_matches_reference_on_real_frames(real_outputs, thr):
 
 def test_matches_reference_with_keep_classes(real_outputs):
     thr, removed, kept = 0.2, 0, 0
-    for name, w, h, out in real_outputs:
+    for _name, w, h, out in real_outputs:
         ref_all = reference_decode(out, thr, w, h)
         ref = reference_decode(out, thr, w, h, keep=set(KEEP.tolist()))
         _compare(decode_fastestdet(out, thr, w, h, keep_classes=KEEP), ref)

@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from engines.cache import (DeviceInfo, EngineMeta, check_compatible, default_engine_dir,
-                           engine_path, read_meta, sidecar_path, write_meta)
+from engines.cache import (
+    DeviceInfo,
+    EngineMeta,
+    check_compatible,
+    default_engine_dir,
+    engine_path,
+    read_meta,
+    sidecar_path,
+    write_meta,
+)
 from engines.store import user_cache_dir
 from fcw.errors import ModelError
 
@@ -25,9 +33,10 @@ def _meta(**kw) -> EngineMeta:
 
 def test_name_and_default_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert default_engine_dir() == user_cache_dir().parent / "engines" == tmp_path / "fcw" / "engines"
+    engines = tmp_path / "fcw" / "engines"
+    assert default_engine_dir() == user_cache_dir().parent / "engines" == engines
     p = engine_path(_meta())
-    assert p == tmp_path / "fcw" / "engines" / "fastestdet-31cb14c017fc-trt10.3.0-orin-sm87-fp16-b1.engine"
+    assert p == engines / "fastestdet-31cb14c017fc-trt10.3.0-orin-sm87-fp16-b1.engine"
     q = engine_path(_meta(gpu_name=RTX.name, compute_capability=(8, 9), precision="int8", batch=2),
                     tmp_path / "x")
     assert q.name == "fastestdet-31cb14c017fc-trt10.3.0-nvidia-geforce-rtx-4090-sm89-int8-b2.engine"
@@ -77,7 +86,8 @@ def test_compatible_engine_passes():
     (RTX, "10.3.0", SHA, "fp16",
      ["engine built for sm87 (Orin), this GPU is sm89 (NVIDIA GeForce RTX 4090)",
       "rebuild with fcw build-engine --model fastestdet --fp16"]),
-    (DeviceInfo("Jetson AGX Orin", (8, 7)), "10.3.0", SHA, "fp16", ["GPU 'Orin'", "'Jetson AGX Orin'"]),
+    (DeviceInfo("Jetson AGX Orin", (8, 7)), "10.3.0", SHA, "fp16",
+     ["GPU 'Orin'", "'Jetson AGX Orin'"]),
     (ORIN, "10.0.1", SHA, "fp16", ["built with TensorRT 10.3.0, this is TensorRT 10.0.1"]),
     (ORIN, "10.3.0", "0" * 64, "fp16", ["ONNX sha256 31cb14c017fc", "model file is 000000000000"]),
     (ORIN, "10.3.0", SHA, "int8", ["precision is fp16, int8 was asked for", "--int8 --calib DIR"]),
@@ -94,6 +104,6 @@ def test_incompatible_engine_is_refused_naming_the_field(tmp_path, device, trt_v
 
 
 def test_meta_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         _meta().batch = 4  # type: ignore[misc]
     assert replace(_meta(), batch=4).batch == 4

@@ -14,10 +14,17 @@ import pytest
 
 from fcw.boxes import containment, iou_matrix
 from fcw.config import CameraConfig, DetectorConfig, FarCropConfig
-from fcw.perception.detector import CropWindow, Detector, drop_cut_boxes, drop_fragments, far_crop_window
+from fcw.perception.detector import (
+    CropWindow,
+    Detector,
+    drop_cut_boxes,
+    drop_fragments,
+    far_crop_window,
+)
 from fcw.types import Detections, Frame
 
-LABELS = json.loads((Path(__file__).parent / "data" / "udacity_far_cars.json").read_text())["frames"]
+LABELS = json.loads(
+    (Path(__file__).parent / "data" / "udacity_far_cars.json").read_text())["frames"]
 FRAMES = sorted(LABELS)
 
 
@@ -60,7 +67,8 @@ def _covers(dets: Detections, labels: np.ndarray) -> np.ndarray:
         return np.zeros(len(labels), bool)
     cx, cy = (labels[:, 0] + labels[:, 2]) / 2, (labels[:, 1] + labels[:, 3]) / 2
     x1, y1, x2, y2 = (dets.xyxy[:, i][None, :] for i in range(4))
-    centre_in = (x1 <= cx[:, None]) & (cx[:, None] <= x2) & (y1 <= cy[:, None]) & (cy[:, None] <= y2)
+    centre_in = ((x1 <= cx[:, None]) & (cx[:, None] <= x2)
+                 & (y1 <= cy[:, None]) & (cy[:, None] <= y2))
     return (centre_in & (containment(labels, dets.xyxy) >= 0.5)).any(axis=1)
 
 
@@ -106,11 +114,12 @@ def test_crop_on_keeps_full_frame_boxes(detections):
 
 def test_crop_window_around():
     assert CropWindow.around(640, 396, 512, 252, 1280, 720) == CropWindow(384, 270, 896, 522)
-    assert CropWindow.around(10, 10, 100, 50, 200, 100) == CropWindow(0, 0, 100, 50)      # shifted in
+    assert CropWindow.around(10, 10, 100, 50, 200, 100) == CropWindow(0, 0, 100, 50)  # shifted in
     assert CropWindow.around(195, 95, 100, 50, 200, 100) == CropWindow(100, 50, 200, 100)
-    assert CropWindow.around(100, 50, 300, 50, 200, 100) == CropWindow(0, 25, 200, 75)     # too wide
+    assert CropWindow.around(100, 50, 300, 50, 200, 100) == CropWindow(0, 25, 200, 75)  # too wide
     # default config on a 1280x720 frame: 0.3 x 0.4 of it (384 x 288) around (640, 360)
-    assert far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720) == CropWindow(448, 216, 832, 504)
+    assert (far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720)
+            == CropWindow(448, 216, 832, 504))
 
 
 def _d(rows):

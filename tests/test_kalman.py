@@ -3,9 +3,22 @@ import numpy as np
 import pytest
 
 from fcw.config import TrackerConfig
-from fcw.tracking.kalman import (AS, CX, DIM_X, R_ASPECT, S, VCX, VS, BoxKalman, box_to_z,
-                                 measurement_matrix, measurement_noise, process_noise,
-                                 state_to_box, transition_matrix)
+from fcw.tracking.kalman import (
+    AS,
+    CX,
+    DIM_X,
+    R_ASPECT,
+    VCX,
+    VS,
+    BoxKalman,
+    S,
+    box_to_z,
+    measurement_matrix,
+    measurement_noise,
+    process_noise,
+    state_to_box,
+    transition_matrix,
+)
 
 F_PX, CAR_W_M, CAR_H_M = 1000.0, 1.8, 1.5
 

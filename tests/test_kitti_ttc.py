@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from clitools import fcw
 from conftest import REPO_ROOT, TESTS_DATA
 

@@ -2,8 +2,18 @@ import json
 
 import pytest
 
-from fcw.labels import (BoxLabel, ClipLabels, Expectation, FrameLabels, LabelError, LeadTruth,
-                        labels_path_for, labels_to_dict, load_labels, save_labels)
+from fcw.labels import (
+    BoxLabel,
+    ClipLabels,
+    Expectation,
+    FrameLabels,
+    LabelError,
+    LeadTruth,
+    labels_path_for,
+    labels_to_dict,
+    load_labels,
+    save_labels,
+)
 
 
 def _clip() -> ClipLabels:

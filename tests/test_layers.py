@@ -3,15 +3,15 @@
 Layers, lowest first: ``engines`` (model specs, store, backends, engine building: knows nothing of
 fcw), ``fcw``'s core (stages, pipeline, sinks, eval, batch), ``ui`` (the Qt overlay, a wing that
 uses the core), ``training`` (trains models with the core's renderer and proposals; an offline
-tool that nothing imports), and ``fcw.cli``, the composition root, which may import all of them and which
-nothing imports but itself and ``fcw/__main__.py``. Every import counts, also one inside a
+tool that nothing imports), and ``fcw.cli``, the composition root, which may import all of them
+and which nothing imports but itself and ``fcw/__main__.py``. Every import counts, also one inside a
 function or under ``TYPE_CHECKING``: a deferred import hides a cycle from Python, not from a reader.
 """
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -15,7 +15,8 @@ CAR, TRUCK = 2, 7
 def D(rows):
     """Detections from [(x1, y1, x2, y2, score, class)]."""
     a = np.asarray(rows, float).reshape(-1, 6)
-    return Detections(a[:, :4].astype(np.float32), a[:, 4].astype(np.float32), a[:, 5].astype(np.int32))
+    return Detections(a[:, :4].astype(np.float32), a[:, 4].astype(np.float32),
+                      a[:, 5].astype(np.int32))
 
 
 def boxes(d):
@@ -48,14 +49,16 @@ def test_overlapping_cars_hard_vs_soft():
     assert len(s) == 2                       # soft-NMS keeps both, the second one decayed
     got = dict(zip(map(tuple, boxes(s)), s.score.tolist()))
     assert got[tuple(map(float, A))] == pytest.approx(0.9)
-    assert got[tuple(map(float, NEIGHBOUR))] == pytest.approx(0.8 * math.exp(-(1 / 3) ** 2 / 0.5), rel=1e-5)
+    assert got[tuple(map(float, NEIGHBOUR))] == pytest.approx(0.8 * math.exp(-(1 / 3) ** 2 / 0.5),
+                                                              rel=1e-5)
 
 
 def test_soft_nms_drops_duplicates_below_threshold():
     # A duplicate decays to 0.8 * exp(-0.68^2 / 0.5) = 0.32 < 0.35
     iou = 81 / 119
     assert 0.8 * math.exp(-iou ** 2 / 0.5) < 0.35
-    s = soft_nms(D([(*A, 0.9, CAR), (*A_DUP, 0.8, CAR), (*FAR, 0.7, CAR)]), 0.5, score_threshold=0.35)
+    s = soft_nms(D([(*A, 0.9, CAR), (*A_DUP, 0.8, CAR), (*FAR, 0.7, CAR)]), 0.5,
+                 score_threshold=0.35)
     assert sorted(s.score.tolist()) == pytest.approx([0.7, 0.9])
     # an identical box decays by exp(-2) and is gone too
     s = soft_nms(D([(*A, 0.9, CAR), (*A, 0.8, CAR)]), 0.5, score_threshold=0.35)
@@ -89,7 +92,8 @@ def test_class_aware_vs_agnostic():
     s = soft_nms(dets, 0.5, score_threshold=0.05, class_agnostic=False)
     assert sorted(s.score.tolist()) == pytest.approx([0.8, 0.9])  # no decay across classes
     s = soft_nms(dets, 0.5, score_threshold=0.05, class_agnostic=True)
-    assert sorted(s.score.tolist()) == pytest.approx([0.8 * math.exp(-(81 / 119) ** 2 / 0.5), 0.9], rel=1e-5)
+    assert sorted(s.score.tolist()) == pytest.approx([0.8 * math.exp(-(81 / 119) ** 2 / 0.5), 0.9],
+                                                     rel=1e-5)
 
 
 @pytest.mark.parametrize("agnostic", [True, False])

@@ -103,7 +103,8 @@ def test_default_model_stays_above_the_floors_on_every_labelled_frame(real_data,
 
     committed = figures.load("real_detection")["values"][model]
     assert figures.differences("real_detection", figures.detection_figures(doc)[model],
-                               committed) == [], "run `python -m benchmarks.readme write real_detection`"
+                               committed) == [], (
+        "run `python -m benchmarks.readme write real_detection`")
 
 
 def test_floors_hold_both_splits_and_every_figure_kind():
@@ -165,9 +166,10 @@ def test_edits_change_one_box_each():
     f = apply_edit(f, ["cls", "5", "truck"])
     f = apply_edit(f, ["del", "1"])
     assert [(b.track_id, b.cls, b.xyxy, b.ignore) for b in f.boxes] == [
-        (2, "truck", (60.0, 10.0, 90.0, 40.0), True), (5, "truck", (100.0, 10.0, 160.0, 60.0), False)]
-    for bad in (["del", "9"], ["move", "2", "5", "5", "1", "9"], ["add", "2", "car", "0", "0", "9", "9"],
-                ["zap", "2"]):
+        (2, "truck", (60.0, 10.0, 90.0, 40.0), True),
+        (5, "truck", (100.0, 10.0, 160.0, 60.0), False)]
+    for bad in (["del", "9"], ["move", "2", "5", "5", "1", "9"],
+                ["add", "2", "car", "0", "0", "9", "9"], ["zap", "2"]):
         with pytest.raises(Exception, match="frame 7"):
             apply_edit(f, bad)
 
@@ -177,7 +179,8 @@ def test_propose_render_and_edit_on_a_real_still(real_data, models_dir, tmp_path
     monkeypatch.setenv("FCW_SHARED_DIR", str(real_data))
     monkeypatch.setenv("FCW_MODELS_DIR", str(models_dir))
     labels = tmp_path / "stills.labels.json"
-    assert labeltool(["propose", str(labels), "--source", "data/udacity-vehicle-detection/test_images",
+    assert labeltool(["propose", str(labels),
+                      "--source", "data/udacity-vehicle-detection/test_images",
                       "--frames", "0", "--fps", "1"]) == 0
     drafted = load_labels(labels).frames[0]
     # The draft finds the two cars ahead that the committed hand labels hold.
@@ -188,7 +191,8 @@ def test_propose_render_and_edit_on_a_real_still(real_data, models_dir, tmp_path
     tid = drafted.boxes[0].track_id
     assert labeltool(["edit", str(labels), "0", "ign", str(tid)]) == 0
     assert load_labels(labels).frames[0].boxes[0].ignore
-    assert labeltool(["render", str(labels), "--out", str(tmp_path), "--zoom", "700,380,1280,520"]) == 0
+    assert labeltool(["render", str(labels), "--out", str(tmp_path),
+                      "--zoom", "700,380,1280,520"]) == 0
     png = cv2.imread(str(tmp_path / "stills_0000.png"))
     assert png is not None and png.shape[1] >= 1280 and png.shape[0] > 720
     assert labeltool(["edit", str(labels), "3", "del", "1"]) == 1

@@ -245,7 +245,8 @@ def test_watchdog_reports_a_source_that_stops_delivering(tmp_path, clip_frames):
         camera.gate.set()
 
     threading.Thread(target=unstick, daemon=True).start()
-    Pipeline(LiveSource(camera.open, name="cam"), NoDetector(), sinks=[dog, StuckAfter3(), log]).run()
+    Pipeline(LiveSource(camera.open, name="cam"), NoDetector(),
+             sinks=[dog, StuckAfter3(), log]).run()
     records = list(read_events(log.path))
     assert [r["type"] for r in records] == ["start", "stall", "stall_cleared", "end"]
     assert records[1]["where"].startswith("fcw/sources/live.py:")

@@ -118,7 +118,8 @@ def test_network_stream_cut_and_back_is_resumed_and_the_password_never_logged(tm
     try:
         wait_for(events, lambda rs: any(r["type"] == "heartbeat" for r in rs), "frames", proc)
         server.stop()
-        wait_for(events, lambda rs: any(r["type"] == "source_lost" for r in rs), "source_lost", proc)
+        wait_for(events, lambda rs: any(r["type"] == "source_lost" for r in rs), "source_lost",
+                 proc)
         time.sleep(1.0)  # the outage
         server.start()
         wait_for(events, lambda rs: any(r["type"] == "source_resumed" for r in rs),
@@ -276,9 +277,12 @@ def test_bad_config_is_one_line_with_file_line_and_field_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("text, where", [
-    ("output:\n  watchdog_stall_s: soon\n", ":2: output.watchdog_stall_s: Input should be a valid number"),
-    ("output:\n  heartbeat_s: -1\n", ":2: output.heartbeat_s: Input should be greater than or equal to 0"),
-    ("source:\n  reconnect:\n    initial_backoff_s: 5\n    max_backoff_s: 1\n", ":2: source.reconnect: Value error, max_backoff_s must not be below"),
+    ("output:\n  watchdog_stall_s: soon\n",
+     ":2: output.watchdog_stall_s: Input should be a valid number"),
+    ("output:\n  heartbeat_s: -1\n",
+     ":2: output.heartbeat_s: Input should be greater than or equal to 0"),
+    ("source:\n  reconnect:\n    initial_backoff_s: 5\n    max_backoff_s: 1\n",
+     ":2: source.reconnect: Value error, max_backoff_s must not be below"),
     ("output:\n  heartbeat_s: [1\n", ":3: invalid YAML"),
 ], ids=["wrong-type", "out-of-range", "inconsistent", "invalid-yaml"])
 def test_each_kind_of_bad_config_exits_2(tmp_path, capsys, text, where):

@@ -46,7 +46,8 @@ def test_alignment_takes_a_new_key_after_a_large_growth(highway_images):
     s = aligner.measure(to_gray(zoom_about(img, centre, 1.08)), zoomed_box(BLACK_CAR, centre, 1.08))
     assert s == pytest.approx(math.log(1.08), abs=0.003)
     assert aligner.s_key == pytest.approx(s)  # the new key carries the scale it was taken at
-    s2 = aligner.measure(to_gray(zoom_about(img, centre, 1.10)), zoomed_box(BLACK_CAR, centre, 1.10))
+    s2 = aligner.measure(to_gray(zoom_about(img, centre, 1.10)),
+                         zoomed_box(BLACK_CAR, centre, 1.10))
     assert s2 == pytest.approx(math.log(1.10), abs=0.004)
 
 
@@ -92,7 +93,8 @@ def test_filter_tracks_the_accelerating_rate_of_a_closing_lead():
     for k in range(1, int(5 * fps)):
         t = k / fps
         f.predict(1 / fps)
-        assert f.update(math.log(ttc0_s / (ttc0_s - t)) + rng.normal(0, f.measurement_noise(40.0)), 40.0)
+        measured = math.log(ttc0_s / (ttc0_s - t)) + rng.normal(0, f.measurement_noise(40.0))
+        assert f.update(measured, 40.0)
         if 1.0 <= ttc0_s - t < 4.0:
             true_rate = 1 / (ttc0_s - t)
             errors.append(abs(f.rate_per_s - true_rate) / true_rate)

@@ -182,7 +182,8 @@ def test_judge_scores_lvd_on_the_second_order_ttc():
     # A warning at first-order TTC 2.6 s passes a range / closing-speed judge, not NHTSA's.
     late = _frame_where(labels, lambda ld: ld.ttc_s is not None and ld.ttc_s < 2.6)
     v = judge_events(labels, [_onset(late, "warning", labels)])
-    assert v["passed"] is False and v["first_warning_true_ttc_s"] < 2.4 < v["first_warning_true_ttc1_s"]
+    assert v["passed"] is False
+    assert v["first_warning_true_ttc_s"] < 2.4 < v["first_warning_true_ttc1_s"]
     ok = _frame_where(labels, lambda ld: ld.ttc2_s is not None and ld.ttc2_s < 2.6)
     assert judge_events(labels, [_onset(ok, "warning", labels)])["passed"] is True
 
@@ -206,7 +207,8 @@ def test_judge_reports_cautions_and_warnings_on_benign_scenes():
     events = [_onset(60, "caution", labels), _onset(70, "warning", labels),
               _onset(150, "caution", labels)]
     v = judge_events(labels, events)
-    assert v["passed"] is False and (v["warnings"], v["cautions"], v["nuisance_warnings"]) == (1, 2, 1)
+    assert v["passed"] is False
+    assert (v["warnings"], v["cautions"], v["nuisance_warnings"]) == (1, 2, 1)
     assert v["first_caution_true_ttc_s"] == pytest.approx(labels.frames[60].lead.ttc_s, abs=1e-4)
     assert judge_events(labels, events[::2])["passed"] is True  # cautions alone are allowed
 
@@ -271,8 +273,9 @@ def test_car_on_the_curve_is_boxed_where_the_road_puts_it():
 
 
 def test_labels_record_camera_and_expectation(tmp_path):
-    d = labels_to_dict(ClipLabels("x.mp4", FPS, 64, 36, "x", Expectation("required", 2.4, "ttc2_s", 5.0),
-                                  (), camera=CameraLabel(**get_camera("windscreen").describe())))
+    d = labels_to_dict(ClipLabels("x.mp4", FPS, 64, 36, "x",
+                                  Expectation("required", 2.4, "ttc2_s", 5.0), (),
+                                  camera=CameraLabel(**get_camera("windscreen").describe())))
     assert d["expect"] == {"warning": "required", "required_ttc_s": 2.4, "ttc": "ttc2_s",
                            "earliest_ttc_s": 5.0}
     back = labels_from_dict(d)

@@ -4,8 +4,13 @@ import math
 import numpy as np
 import pytest
 
-from fcw.risk.ttc import (closing_speed_mps, headway_s, range_from_ground_m, ttc_first_order,
-                          ttc_second_order)
+from fcw.risk.ttc import (
+    closing_speed_mps,
+    headway_s,
+    range_from_ground_m,
+    ttc_first_order,
+    ttc_second_order,
+)
 
 
 def scale_derivatives(Z_m: float, Zdot_mps: float, Zddot_mps2: float) -> tuple[float, float]:

@@ -52,7 +52,8 @@ def test_ttc_error_per_band(rendered, models_dir, mode):
         median = float(np.median(tracked))
         coverage = len(tracked) / len(band)
         within = float((tracked <= 0.10).mean())
-        print(f"TTC {mode} [{lo:.0f}-{hi:.0f} s): median error {median:.1%} (ceiling {ceiling:.0%}), "
+        print(f"TTC {mode} [{lo:.0f}-{hi:.0f} s): median error {median:.1%} "
+              f"(ceiling {ceiling:.0%}), "
               f"{within:.0%} of {len(tracked)} tracked frames within 10%; "
               f"lead tracked in {coverage:.0%} of {len(band)} frames (floor {floor:.0%})")
         if median > ceiling:

@@ -157,7 +157,8 @@ def test_keys(qtbot, overlay, tmp_path):
     for step in range(1, 6):  # step: exactly one frame each, until one has a lead to draw
         parks = run.control.parks
         qtbot.keyClick(win, Qt.Key.Key_Period)
-        qtbot.waitUntil(lambda: video.shown_index == here + step, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: video.shown_index == here + step,  # noqa: B023 (called now)
+                        timeout=WAIT_MS)
         _wait_idle(qtbot, run, parks)
         assert run.source.position == here + step and run.sink.received == received + step
         if video.result.risk.lead_id is not None:
@@ -259,7 +260,8 @@ def test_layout_fits_small_and_720p_screens(qtbot, overlay):
     assert video.result.risk.level is WarningLevel.WARNING
     for size in ((800, 480), (1280, 720)):
         win.resize(*size)
-        qtbot.waitUntil(lambda: (win.width(), win.height()) == size, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: (win.width(), win.height()) == size,  # noqa: B023 (called now)
+                        timeout=WAIT_MS)
         widget = video.rect().toRectF()
         for level in (WarningLevel.CAUTION, WarningLevel.WARNING):
             rect = video.banner_rect(level)
@@ -325,5 +327,6 @@ def test_run_without_display_falls_back_to_headless(tmp_path, models_dir):
                env_extra={"DISPLAY": "", "WAYLAND_DISPLAY": "", "QT_QPA_PLATFORM": ""})
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "fcw: no display (DISPLAY, WAYLAND_DISPLAY and QT_QPA_PLATFORM are unset); running headless"]
+        "fcw: no display (DISPLAY, WAYLAND_DISPLAY and QT_QPA_PLATFORM are unset); "
+        "running headless"]
     assert list(read_events(tmp_path / "e.jsonl"))[-1]["frames"] == 3

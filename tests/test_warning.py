@@ -11,7 +11,8 @@ from fcw.risk.warning import WarningStateMachine
 from fcw.types import Frame, Tracks, WarningLevel
 
 FPS = 30.0
-CFG = WarningConfig()   # caution 4 s, warning 3 s, clear margin 0.5 s, debounce 2, hold 1 s, cooldown 2 s
+# caution 4 s, warning 3 s, clear margin 0.5 s, debounce 2, hold 1 s, cooldown 2 s
+CFG = WarningConfig()
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,10 @@ IMAGE = np.zeros((H, W, 3), np.uint8)
 def tracks(rows) -> Tracks:
     """rows of (id, box, confirmed, class_id, scale_rate, scale_rate_var)."""
     n = len(rows)
-    col = lambda i, dt: np.array([r[i] for r in rows], dt)
+
+    def col(i: int, dt: type) -> np.ndarray:
+        return np.array([r[i] for r in rows], dt)
+
     return Tracks(col(0, np.int64), np.array([r[1] for r in rows], np.float32).reshape(n, 4),
                   np.ones(n, np.float32), col(3, np.int32), col(2, bool), col(4, np.float64),
                   col(5, np.float64), col(4, np.float64) ** 2)
@@ -158,8 +162,12 @@ def on_road(Z_m: float, x_px: float = 640.0, width_m: float = 1.8) -> list[float
 def test_stage_uses_new_lead_after_cut_in_and_computes_range():
     cam = CameraConfig(vanishing_point_y=0.55, focal_px=1000.0, height_m=1.3, ego_speed_mps=20.0)
     stage = RiskStage(cam, CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
-    Z_far = lambda t: 16.25 - 1.625 * t
-    Z_cut = lambda t: 10.0 - 5.0 * t
+    def Z_far(t: float) -> float:
+        return 16.25 - 1.625 * t
+
+    def Z_cut(t: float) -> float:
+        return 10.0 - 5.0 * t
+
     pedestrian = (3, [620, 450, 660, 600], True, 0, 2.0, 1e-4)       # not a vehicle
 
     far = (1, on_road(Z_far(0.0)), True, 2, 0.1, 1e-4)

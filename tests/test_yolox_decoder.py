@@ -1,8 +1,9 @@
 """YOLOX-Nano: pre-processing and the vectorised decoder against slow references, on real frames.
 
 Both references are written from the model's description in shared/README.md and YOLOX's own
-``preproc`` / ``demo_postprocess`` (github.com/Megvii-BaseDetection/YOLOX, yolox/data/data_augment.py
-and yolox/utils/demo_utils.py), one anchor point at a time in float64, not from fcw's code.
+``preproc`` / ``demo_postprocess`` (github.com/Megvii-BaseDetection/YOLOX,
+yolox/data/data_augment.py and yolox/utils/demo_utils.py), one anchor point at a time in float64,
+not from fcw's code.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from fcw.perception.yolox import YoloxDecoder
 from fcw.types import Frame
 
 KEEP = np.array([2, 3, 5, 7, 9])  # car, motorbike, bus, truck, traffic light
-LABELS = json.loads((Path(__file__).parent / "data" / "udacity_far_cars.json").read_text())["frames"]
+LABELS = json.loads(
+    (Path(__file__).parent / "data" / "udacity_far_cars.json").read_text())["frames"]
 
 
 def reference_preproc(img, input_h, input_w):
@@ -78,7 +80,8 @@ def backend(request, yolox_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def real_outputs(backend, highway_images, dlib_image):
-    """(name, image, the model input fcw made, raw output) for the highway frames and dlib's street."""
+    """(name, image, the model input fcw made, raw output) for the highway frames and dlib's
+    street."""
     images = dict(highway_images, dlib=dlib_image)
     out = []
     for name, img in images.items():
@@ -113,7 +116,7 @@ def _compare(dets, ref):
 @pytest.mark.parametrize("thr", [0.1, 0.35])
 def test_matches_reference_on_real_frames(backend, real_outputs, thr):
     decode, spec, total = make_decoder(backend.spec), backend.spec.input, 0
-    for name, img, _, out in real_outputs:
+    for _name, img, _, out in real_outputs:
         h, w = img.shape[:2]
         _, r = reference_preproc(img, spec.height, spec.width)
         ref = reference_decode(out, thr, spec.width, spec.height, r, w, h)
@@ -124,7 +127,7 @@ def test_matches_reference_on_real_frames(backend, real_outputs, thr):
 
 def test_matches_reference_with_keep_classes(backend, real_outputs):
     decode, spec, kept, removed = make_decoder(backend.spec), backend.spec.input, 0, 0
-    for name, img, _, out in real_outputs:
+    for _name, img, _, out in real_outputs:
         h, w = img.shape[:2]
         _, r = reference_preproc(img, spec.height, spec.width)
         ref_all = reference_decode(out, 0.1, spec.width, spec.height, r, w, h)

@@ -28,7 +28,8 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 800x480, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT, e.g. 800x480, got {text!r}") from None
     if w < 320 or h < 240:
         raise argparse.ArgumentTypeError(f"the window must be at least 320x240, got {text!r}")
     return w, h

@@ -12,8 +12,9 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from fcw.config import AlertConfig
 from fcw.sinks.alert import AudibleAlert, write_beep_wav

@@ -24,6 +24,7 @@ LIGHT_COLOR = {
     LightState.UNKNOWN: QColor(200, 200, 200),  # heads that disagree: no colour to trust
 }
 PANEL_BG = QColor(0, 0, 0, 170)
+LABEL_TEXT = QColor("white")
 MIN_TEXT_PX = 11
 
 
@@ -35,7 +36,8 @@ def font(px: float, bold: bool = False) -> QFont:
 
 
 def fitted_font(text: str, width: float, height: float, bold: bool = True) -> QFont:
-    """The largest font (up to ``height``) in which ``text`` fits ``width``, never below the floor."""
+    """The largest font (up to ``height``) in which ``text`` fits ``width``, never below the
+    floor."""
     f = font(height, bold)
     w = QFontMetricsF(f).horizontalAdvance(text)
     if w > width > 0:

@@ -60,7 +60,9 @@ class VideoWidget(QWidget):
         img = np.ascontiguousarray(result.frame.image)
         h, w = img.shape[:2]
         self._pixels = img
-        self._image = QImage(img.data, w, h, img.strides[0], QImage.Format.Format_BGR888)
+        # PyQt6's stubs ask for bytes; it takes any buffer, and this one is viewed, not copied
+        self._image = QImage(img.data, w, h, img.strides[0],  # type: ignore[call-overload]
+                             QImage.Format.Format_BGR888)
         self.result = result
         self.update()
 
@@ -125,7 +127,7 @@ class VideoWidget(QWidget):
         return QRectF(vr.x() + x1, vr.y() + y1, x2 - x1, y2 - y1)
 
     def _label(self, p: QPainter, text: str, anchor: QRectF, vr: QRectF, color: QColor,
-               px: float, text_color: QColor = QColor("white")) -> None:
+               px: float, text_color: QColor = style.LABEL_TEXT) -> None:
         """A filled tag above ``anchor`` (below it when there is no room), kept inside ``vr``."""
         p.setFont(style.font(px, bold=True))
         fm = p.fontMetrics()

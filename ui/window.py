@@ -127,7 +127,9 @@ class OverlayWindow(QWidget):
 
     # --- keys -----------------------------------------------------------------------------
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
+        if event is None:  # the binding's signature allows None; Qt never sends it
+            return
         key, text = event.key(), event.text().lower()
         self.notice = ""
         if key == K.Key_Space:
@@ -193,12 +195,13 @@ class OverlayWindow(QWidget):
         self.notice = f"saved {path.name}"
         return path
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        # The strip takes about a sixth of the height: readable on 800x480, not crowding 720p.
-        self.strip.setFixedHeight(int(min(140, max(60, event.size().height() * 0.16))))
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        if event is not None:  # the binding's signature allows None; Qt never sends it
+            # The strip takes about a sixth of the height: readable on 800x480, not crowding 720p.
+            self.strip.setFixedHeight(int(min(140, max(60, event.size().height() * 0.16))))
         super().resizeEvent(event)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         self.closing.emit()
         self._flash.stop()
         self._stats.stop()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -67,10 +68,10 @@ class Backend(ABC):
         """(N, *spec.output.shape) float32 for N BGR uint8 images."""
         return self.run(self.prepare(images))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a backend holding nothing keeps this)
         """Release the session or device buffers."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

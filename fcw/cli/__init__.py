@@ -6,7 +6,8 @@ import importlib
 import logging
 import os
 import sys
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
 from fcw import __version__
 from fcw.errors import FcwError

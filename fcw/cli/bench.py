@@ -11,6 +11,7 @@ from engines.spec import available_models
 from fcw.app import RunOptions, build_pipeline
 from fcw.bench import BenchSink, format_comparison, format_report, machine
 from fcw.config import Config, ConfigError, load_config
+from fcw.perception.detector import Detector
 from fcw.sinks.events import read_events
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "sample_videos" / "lead_stopped.mp4"
@@ -72,7 +73,9 @@ def _bench(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
                                                   models_dir=args.models_dir,
                                                   backend=args.backend, status=False,
                                                   events=Path(tmp) / "events.jsonl"))
-        backend = pipeline.detector.backend
+        detector = pipeline.detector
+        assert isinstance(detector, Detector), "fcw bench runs a model, never ground truth"
+        backend = detector.backend
         sink = BenchSink(backend.spec.class_names)
         pipeline.sinks = [*pipeline.sinks, sink]
         pipeline.run()

@@ -8,8 +8,9 @@ output with fcw's own decoder and NMS, as the detector stage does.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from engines.calibrator import Decode
     from engines.spec import ModelSpec
     from fcw.config import Config
+    from fcw.types import Detections
 
 CALIB_EVERY = 5
 CALIB_MAX = 200
@@ -87,7 +89,7 @@ def read_calibration_frames(sources: Sequence[str], every: int, limit: int) -> l
     return frames
 
 
-def gate_decoder(spec: "ModelSpec", cfg: "Config") -> Optional["Decode"]:
+def gate_decoder(spec: ModelSpec, cfg: Config) -> Optional[Decode]:
     """How the INT8 gate reads a detector's output: fcw's decoder at the configured score
     threshold, then NMS, so it compares the boxes the detector stage would merge. None for a
     classifier (engines compares its top class)."""
@@ -98,7 +100,7 @@ def gate_decoder(spec: "ModelSpec", cfg: "Config") -> Optional["Decode"]:
 
     decoder, nms_cfg = make_decoder(spec), cfg.detector.nms
 
-    def decode(out: np.ndarray, width: int, height: int):  # type: ignore[no-untyped-def]
+    def decode(out: np.ndarray, width: int, height: int) -> Detections:
         dets = decoder(out, cfg.detector.score_threshold, width, height, None)
         return nms(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
 
@@ -149,8 +151,8 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quantize(spec: "ModelSpec", model_path: Path, frames: Sequence[np.ndarray],
-              decode: Optional["Decode"], args: argparse.Namespace, agreement: dict) -> int:
+def _quantize(spec: ModelSpec, model_path: Path, frames: Sequence[np.ndarray],
+              decode: Optional[Decode], args: argparse.Namespace, agreement: dict) -> int:
     from engines.quantize import quantize_int8, read_quant_meta
 
     path = quantize_int8(spec, model_path, frames, decode, args.out, method=args.calib_method,

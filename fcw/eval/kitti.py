@@ -36,7 +36,8 @@ LEAD_HALF_WIDTH_M = 1.1
 LIDAR_HEIGHT_M = 1.73
 FPS = 10.0
 SKIP_FRAMES = frozenset({77})
-_DEFAULT_OUT = Path(__file__).resolve().parents[2] / "tests/data/real/kitti_stop_and_go.ttc.labels.json"
+_DEFAULT_OUT = (Path(__file__).resolve().parents[2]
+                / "tests/data/real/kitti_stop_and_go.ttc.labels.json")
 
 
 def read_calib(path: Path) -> np.ndarray:
@@ -49,7 +50,8 @@ def read_calib(path: Path) -> np.ndarray:
     missing = {"P_rect_00", "R_rect_00", "RT"} - set(rows)
     if missing:
         raise ValueError(f"{path}: missing {', '.join(sorted(missing))}")
-    return rows["P_rect_00"].reshape(3, 4) @ rows["R_rect_00"].reshape(4, 4) @ rows["RT"].reshape(4, 4)
+    return (rows["P_rect_00"].reshape(3, 4) @ rows["R_rect_00"].reshape(4, 4)
+            @ rows["RT"].reshape(4, 4))
 
 
 def closing_speeds_mps(t_s: np.ndarray, range_m: np.ndarray, window_s: float = WINDOW_S
@@ -114,9 +116,11 @@ def build_labels(drive: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     shared = Path(os.environ.get("FCW_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
-    ap = argparse.ArgumentParser(prog="python -m fcw.eval.kitti", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m fcw.eval.kitti",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--drive", type=Path, default=shared / "data/real-drives/kitti_stop_and_go",
-                    help="the kitti_stop_and_go folder (images/, lidar/, calib.txt, lead_range.csv)")
+                    help="the kitti_stop_and_go folder (images/, lidar/, calib.txt, "
+                         "lead_range.csv)")
     ap.add_argument("--out", type=Path, default=_DEFAULT_OUT, help="the label file to write")
     args = ap.parse_args(argv)
     labels = build_labels(args.drive)

@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from engines.backends import BackendName
 from engines.spec import load_spec
 from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
 from fcw.config import Config
@@ -84,7 +85,7 @@ class Collector(Sink):
 
 
 def run_clip(cfg: Config, clip: Clip, models_dir: Optional[Path] = None,
-             backend: Optional[str] = None,
+             backend: Optional[BackendName] = None,
              ground_truth: Optional[GroundTruthOptions] = None) -> ClipRun:
     """Run the clip through ``build_pipeline``, as ``fcw run`` would (``ground_truth``: as
     ``fcw run --gt-boxes``), and keep each frame's outputs."""

@@ -8,7 +8,8 @@ where fcw has a lead but gives no TTC counts as a 100% error, so silence never l
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 

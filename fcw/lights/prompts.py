@@ -59,11 +59,15 @@ class EgoMotion:
         levels = []
         for rows in np.array_split(np.arange(road.shape[0]), _BLOCKS[0]):
             for cols in np.array_split(np.arange(road.shape[1]), _BLOCKS[1]):
-                v = valid[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) and len(cols) else None
-                if v is not None and v.mean() >= 0.5:
-                    levels.append(float(diff[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1][v].mean()))
+                if not (len(rows) and len(cols)):
+                    continue
+                block = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+                v = valid[block]
+                if v.mean() >= 0.5:
+                    levels.append(float(diff[block][v].mean()))
         if not levels:  # the road is all vehicles: no evidence either way
-            return self._still_since is not None and frame.t_s - self._still_since >= self.min_still_s
+            return (self._still_since is not None
+                    and frame.t_s - self._still_since >= self.min_still_s)
         self.last_difference = float(np.median(levels))
         if self.last_difference > self.still_level:
             self._still_since = None
@@ -100,7 +104,8 @@ class LightPrompts:
         stopped = self.ego.update(frame, tracks.xyxy)
         events = []
         fields = {"confidence": round(light.confidence, 3)}
-        if state is LightState.RED and self._prev_state is not LightState.RED and cfg.red_light_prompt:
+        if (state is LightState.RED and self._prev_state is not LightState.RED
+                and cfg.red_light_prompt):
             events.append(Event("red_light_ahead", frame.t_s, frame.index, fields))
         if state is LightState.GREEN and self._prev_state is not LightState.GREEN:
             self._green_since = frame.t_s

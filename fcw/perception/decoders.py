@@ -6,7 +6,8 @@ image or crop. The spec's ``output.decoder`` names it; the rest of fcw never ask
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import numpy as np
 

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.backends.base import Backend
+from fcw.boxes import containment, iou_matrix
 from fcw.config import CameraConfig, DetectorConfig
 from fcw.types import Detections, Frame
-
-from fcw.boxes import containment, iou_matrix
 
 from .decoders import make_decoder
 from .merge import nms, soft_nms, weighted_fusion
@@ -39,7 +38,7 @@ class CropWindow:
     y1: int
 
     @classmethod
-    def around(cls, cx: float, cy: float, w: int, h: int, frame_w: int, frame_h: int) -> "CropWindow":
+    def around(cls, cx: float, cy: float, w: int, h: int, frame_w: int, frame_h: int) -> CropWindow:
         """A w x h window centred on (cx, cy), shifted to lie inside the frame."""
         w, h = min(w, frame_w), min(h, frame_h)
         x0 = int(round(min(max(cx - w / 2, 0), frame_w - w)))
@@ -80,7 +79,8 @@ def drop_fragments(crop: Detections, full: Detections, iou_threshold: float) -> 
     """
     if not len(crop) or not len(full):
         return crop
-    fragment = (containment(crop.xyxy, full.xyxy) > 0.5) & (iou_matrix(crop.xyxy, full.xyxy) < iou_threshold)
+    fragment = ((containment(crop.xyxy, full.xyxy) > 0.5)
+                & (iou_matrix(crop.xyxy, full.xyxy) < iou_threshold))
     return crop[~fragment.any(axis=1)]
 
 
@@ -171,7 +171,8 @@ class Detector:
     def _merge(self, dets: Detections) -> Detections:
         nms_cfg = self.cfg.nms
         if nms_cfg.method == "soft":
-            return soft_nms(dets, sigma=nms_cfg.soft_sigma, score_threshold=self.cfg.score_threshold,
+            return soft_nms(dets, sigma=nms_cfg.soft_sigma,
+                            score_threshold=self.cfg.score_threshold,
                             class_agnostic=nms_cfg.class_agnostic)
         if nms_cfg.method == "fusion":
             return weighted_fusion(dets, nms_cfg.iou_threshold, nms_cfg.class_agnostic)
@@ -209,8 +210,8 @@ class Detector:
         parts = [self._decode_one(out[0], w, h)]
         if win is not None:
             crop = self._decode_one(out[1], win.x1 - win.x0, win.y1 - win.y0)
-            crop = Detections(crop.xyxy + np.float32([win.x0, win.y0, win.x0, win.y0]),
-                              crop.score, crop.class_id)
+            shift = np.array([win.x0, win.y0, win.x0, win.y0], np.float32)
+            crop = Detections(crop.xyxy + shift, crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
             parts.append(drop_fragments(crop, parts[0], self.cfg.nms.iou_threshold))
         dets = drop_enclosing(drop_nested(self._merge(Detections.concat(parts))),

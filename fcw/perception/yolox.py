@@ -17,7 +17,8 @@ from engines.spec import InputSpec
 from fcw.types import Detections
 
 
-def anchor_grid(input_w: int, input_h: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def anchor_grid(input_w: int, input_h: int,
+                strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(A, 2) grid cell (column, row) and (A,) stride of every anchor point, in output order."""
     cells, steps = [], []
     for s in strides:

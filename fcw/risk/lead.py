@@ -67,7 +67,8 @@ class Corridor:
         return inside & (y > self.vp_y_px)
 
 
-def select_lead(tracks: Tracks, corridor: Corridor, vehicle_mask: np.ndarray | None = None) -> int | None:
+def select_lead(tracks: Tracks, corridor: Corridor,
+                vehicle_mask: np.ndarray | None = None) -> int | None:
     """Track id of the nearest confirmed vehicle in the corridor, or None.
 
     Nearest is the lowest box bottom (largest y2): on a flat road that is the shortest range.

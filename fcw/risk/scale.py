@@ -1,4 +1,4 @@
-"""The lead's scale measured by aligning its image with a key image, as Mobileye's monocular FCW does.
+"""The lead's scale from aligning its image with a key image, as Mobileye's monocular FCW does.
 
 Detector boxes wander by a few per cent of their size from frame to frame, while a car 50 m
 ahead at 20 m/s closing grows by less than 1.5% a frame: from box widths alone the scale rate
@@ -146,7 +146,7 @@ class KeyframeAligner:
             roi = cv2.resize(roi, None, fx=d, fy=d, interpolation=cv2.INTER_AREA)
         roi_mask = np.ones(roi.shape, np.uint8)
         _blank(roi_mask, occluders, (RX0, RY0), d)
-        warp = np.zeros((2, 3), np.float32)
+        warp: np.ndarray = np.zeros((2, 3), np.float32)
         warp[:, :2] = self._A
         warp[:, 2] = d * (self._t - (RX0, RY0))
         try:
@@ -160,7 +160,8 @@ class KeyframeAligner:
             self._key = None
             return None
         self._A, self._t = warp[:, :2].astype(float), warp[:, 2] / d + (RX0, RY0)
-        if iou_matrix(self.aligned_box()[None], np.asarray(box, float)[None])[0, 0] < MIN_AGREEMENT_IOU:
+        agreement = iou_matrix(self.aligned_box()[None], np.asarray(box, float)[None])[0, 0]
+        if agreement < MIN_AGREEMENT_IOU:
             self._key = None
             return None
         log_scale = 0.5 * math.log(det)

@@ -7,9 +7,8 @@ tracker's box width), and its sigma grows when the others (box width, bottom edg
 """
 from __future__ import annotations
 
-import math
-
 import logging
+import math
 
 import numpy as np
 
@@ -22,8 +21,13 @@ from fcw.config import (
 )
 from fcw.risk.braking import TauDotEstimator, braking_credited_ttc
 from fcw.risk.lead import Corridor, select_lead
-from fcw.risk.plausibility import (Plausibility, RateEstimate, check_lead, cut_by_bottom,
-                                   log_rate_now)
+from fcw.risk.plausibility import (
+    Plausibility,
+    RateEstimate,
+    check_lead,
+    cut_by_bottom,
+    log_rate_now,
+)
 from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
 from fcw.risk.ttc import (
     closing_speed_mps,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 
-def ttc_first_order(scale_rate_per_s: float, scale_rate_var: float) -> tuple[float | None, float | None]:
+def ttc_first_order(scale_rate_per_s: float,
+                    scale_rate_var: float) -> tuple[float | None, float | None]:
     """Constant-velocity TTC = 1 / (d ln w / dt) and its one-sigma uncertainty.
 
     sigma by first-order propagation: d(1/v)/dv = -1/v^2, so sigma_ttc = sigma_rate / rate^2.

@@ -52,13 +52,17 @@ class WarningStateMachine:
             self._lead_id = lead_id
             self._frames_at_caution = self._frames_at_warning = 0
 
-        live = lead_id is not None and closing and ttc_s is not None and ttc_s > 0.0
+        # the TTC of a lead that can raise a level: closing, with a positive TTC
+        live_ttc_s = (ttc_s if lead_id is not None and closing and ttc_s is not None
+                      and ttc_s > 0.0 else None)
         sigma_s = ttc_sigma_s if ttc_sigma_s is not None else 0.0
-        decision_ttc_s = ttc_s - cfg.sigma_k * sigma_s if live else None
-        sure = live and ttc_sigma_s is not None and ttc_sigma_s <= cfg.max_sigma_frac * ttc_s
+        decision_ttc_s = live_ttc_s - cfg.sigma_k * sigma_s if live_ttc_s is not None else None
+        sure = (live_ttc_s is not None and ttc_sigma_s is not None
+                and ttc_sigma_s <= cfg.max_sigma_frac * live_ttc_s)
 
         def count(n: int, threshold_s: float) -> int:
-            return n + 1 if sure and decision_ttc_s <= threshold_s else 0
+            below = sure and decision_ttc_s is not None and decision_ttc_s <= threshold_s
+            return n + 1 if below else 0
 
         self._frames_at_caution = count(self._frames_at_caution, cfg.caution_ttc_s)
         self._frames_at_warning = count(self._frames_at_warning, cfg.warning_ttc_s)

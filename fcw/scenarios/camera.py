@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
 
 # Points nearer than this in front of the lens are cut off (a real lens sees nothing closer).
 NEAR_M = 0.3
+
+
+class MountRecord(TypedDict):
+    """A camera's mount as a label file records it (the fields of fcw.labels.CameraLabel)."""
+
+    name: str
+    hfov_deg: float
+    height_m: float
+    pitch_deg: float
+    roll_deg: float
+    yaw_deg: float
+    offset_m: float
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,7 @@ class PinholeCamera:
         kc = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
         return canvas, k @ self.rotation @ np.linalg.inv(kc)
 
-    def describe(self) -> dict[str, float | str]:
+    def describe(self) -> MountRecord:
         """The mount as the label file records it."""
         return {"name": self.name, "hfov_deg": self.hfov_deg, "height_m": self.height_m,
                 "pitch_deg": self.pitch_deg, "roll_deg": self.roll_deg, "yaw_deg": self.yaw_deg,

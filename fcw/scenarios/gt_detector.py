@@ -48,6 +48,6 @@ class GroundTruthDetector:
         xyxy = np.concatenate([xyxy[keep], false_xyxy])
         xyxy[:, 0::2] = np.clip(np.sort(xyxy[:, 0::2], axis=1), 0, w)
         xyxy[:, 1::2] = np.clip(np.sort(xyxy[:, 1::2], axis=1), 0, h)
-        return Detections(xyxy.astype(np.float32),
-                          np.concatenate([score[keep], rng.uniform(0.3, 0.6, n_false)]).astype(np.float32),
+        scores = np.concatenate([score[keep], rng.uniform(0.3, 0.6, n_false)])
+        return Detections(xyxy.astype(np.float32), scores.astype(np.float32),
                           np.concatenate([cls[keep], false_cls]).astype(np.int32))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from fcw.labels import LIGHT_LABELS, Expectation
+from fcw.labels import LIGHT_LABELS, Expectation, WarningExpectation
 
 G_MPS2 = 9.80665
 LANE_WIDTH_M = 3.5
@@ -199,7 +199,8 @@ class LeadState:
 def lead_state(scn: Scenario, t_s: float, min_range_m: float = 0.5) -> LeadState | None:
     """The nearest vehicle ahead in the ego lane at t_s, with its true TTCs."""
     _, ego_v, ego_a = scn.ego.state(t_s)
-    ahead = [s for s in vehicle_states(scn, t_s) if s.range_m > min_range_m and in_ego_lane(s.offset_m)]
+    ahead = [s for s in vehicle_states(scn, t_s)
+             if s.range_m > min_range_m and in_ego_lane(s.offset_m)]
     if not ahead:
         return None
     s = min(ahead, key=lambda s: s.range_m)
@@ -210,7 +211,8 @@ def lead_state(scn: Scenario, t_s: float, min_range_m: float = 0.5) -> LeadState
 
 
 def frame_times_s(scn: Scenario, fps: float) -> list[float]:
-    """Capture times of the clip's frames: until duration_s, or the first frame below stop_at_ttc_s."""
+    """Capture times of the clip's frames: until duration_s, or the first one below
+    stop_at_ttc_s."""
     times = []
     for i in range(int(math.floor(scn.duration_s * fps + 1e-9)) + 1):
         t = i / fps
@@ -231,8 +233,8 @@ _STOP_TTC = 1.1
 # lead-decelerating test's TTC counts the lead's deceleration ("ttc2_s"): its 2.4 s is about
 # 3.8 s at constant closing speed.
 _EARLIEST = 5.0
-_REQUIRED = "required"
-_FORBIDDEN = "forbidden"
+_REQUIRED: WarningExpectation = "required"
+_FORBIDDEN: WarningExpectation = "forbidden"
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario(
@@ -272,15 +274,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario(
         "cut_out", "the lead moves to the right lane and reveals a slightly slower car further on",
         SpeedProfile(20.0),
-        (Vehicle(1, 28.0, SpeedProfile(20.0), LateralProfile(0.0, (LaneChange(1.5, 3.0, LANE_WIDTH_M),)),
-                 style=1),
+        (Vehicle(1, 28.0, SpeedProfile(20.0),
+                 LateralProfile(0.0, (LaneChange(1.5, 3.0, LANE_WIDTH_M),)), style=1),
          Vehicle(2, 75.0, SpeedProfile(17.5), style=3)),
         duration_s=7.0, expect=Expectation(_FORBIDDEN)),
     Scenario(
         "cut_in_safe", "a faster car from the left lane cuts in 22 m ahead",
         SpeedProfile(20.0),
-        (Vehicle(1, 22.0, SpeedProfile(22.0), LateralProfile(-LANE_WIDTH_M, (LaneChange(1.0, 3.0, 0.0),)),
-                 style=2),),
+        (Vehicle(1, 22.0, SpeedProfile(22.0),
+                 LateralProfile(-LANE_WIDTH_M, (LaneChange(1.0, 3.0, 0.0),)), style=2),),
         duration_s=6.0, expect=Expectation(_FORBIDDEN)),
     # Braking at 2 m/s^2 from 14 m/s (50 km/h) from the first frame stops the ego 5 m behind
     # the car queued at the light at t = 7 s. On the way the first-order TTC falls from 3.9 s

@@ -4,17 +4,18 @@ Frame i is captured at t = i / fps. Vehicles are drawn far to near so nearer car
 ones; each label box is the projection of the car's 3D hull, and its ``occlusion`` is the share
 of it covered by nearer cars' boxes. Everything random (texture, sensor noise) comes from the
 seed, so a seed always gives the same pixels. A mounted camera (pitched, rolled, yawed) sees the
-scene drawn on a level canvas through the homography of its rotation (``PinholeCamera.level_canvas``);
-its labels are projected through the full mount, so they stay exact.
+scene drawn on a level canvas through the homography of its rotation
+(``PinholeCamera.level_canvas``); its labels are projected through the full mount, so they stay
+exact.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -59,12 +60,14 @@ def frame_labels(scn: Scenario, cam: PinholeCamera, index: int, t_s: float) -> F
     """The exact labels of the frame captured at t_s."""
     states = sorted(vehicle_states(scn, t_s), key=lambda s: s.range_m)
     classes = {v.track_id: v.cls for v in scn.vehicles}
-    boxes, drawn = [], []
+    boxes: list[BoxLabel] = []
+    drawn: list[np.ndarray] = []
     for s in states:  # nearest first, so each box knows what is in front of it
         box = vehicle_box(cam, s.offset_m, s.range_m, scn.curvature_per_m)
         if box is None:
             continue
-        boxes.append(BoxLabel(s.track_id, classes[s.track_id], tuple(float(v) for v in box),
+        x1, y1, x2, y2 = (float(v) for v in box)
+        boxes.append(BoxLabel(s.track_id, classes[s.track_id], (x1, y1, x2, y2),
                               _occlusion(box, drawn)))
         drawn.append(box)
     lead = lead_state(scn, t_s)
@@ -103,7 +106,8 @@ def render_image(scn: Scenario, cam: PinholeCamera, world: World, t_s: float,
     ego_travel_m, _, _ = scn.ego.state(t_s)
     img = world.render(ego_travel_m)
     if scn.light is not None:
-        draw_signal(img, canvas, scn.light, scn.light.position_m - ego_travel_m, scn.light.state(t_s))
+        draw_signal(img, canvas, scn.light, scn.light.position_m - ego_travel_m,
+                    scn.light.state(t_s))
     styles = {v.track_id: v.style for v in scn.vehicles}
     for s in sorted(vehicle_states(scn, t_s), key=lambda s: -s.range_m):
         draw_vehicle(img, canvas, s.offset_m, s.range_m, styles[s.track_id], scn.curvature_per_m)
@@ -138,7 +142,7 @@ def render_scenario(name: str, out_video: Path, fps: float = 30.0, seed: int = 0
         cam = replace(cam, hfov_deg=fov_deg)
     out_video = Path(out_video)
     out_video.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise FcwError(f"{out_video}: cannot open an mp4v video writer")
     frames = []
@@ -150,7 +154,7 @@ def render_scenario(name: str, out_video: Path, fps: float = 30.0, seed: int = 0
         writer.release()
     clip = ClipLabels(video=out_video.name, fps=float(fps), width=width, height=height,
                       scenario=name, expect=scn.expect, frames=tuple(frames),
-                      camera=CameraLabel(**cam.describe()))  # type: ignore[arg-type]
+                      camera=CameraLabel(**cam.describe()))
     save_labels(clip, labels_path_for(out_video))
     return clip
 

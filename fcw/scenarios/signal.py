@@ -61,7 +61,8 @@ def draw_signal(img: np.ndarray, cam: PinholeCamera, head: SignalHead, range_m: 
     top = h + HOUSING_H_M / 2
     side = 1.0 if x <= 0 else -1.0  # the pole stands on the far side from the head's lane
     pole_x = -side * _POLE_OFFSET_M
-    _fill(img, _quad(cam, pole_x - _POLE_W_M / 2, pole_x + _POLE_W_M / 2, 0.0, top + 0.3, z), _METAL)
+    _fill(img, _quad(cam, pole_x - _POLE_W_M / 2, pole_x + _POLE_W_M / 2, 0.0, top + 0.3, z),
+          _METAL)
     _fill(img, _quad(cam, min(pole_x, x), max(pole_x, x), top + 0.05, top + 0.05 + _ARM_W_M, z),
           _METAL)
     hw, hh = HOUSING_W_M / 2, HOUSING_H_M / 2
@@ -84,6 +85,8 @@ def draw_signal(img: np.ndarray, cam: PinholeCamera, head: SignalHead, range_m: 
         cv2.circle(glow, local, int(round(r_px * 1.4 * 16)), _LIT[colour], -1, cv2.LINE_AA, shift=4)
         glow = cv2.GaussianBlur(glow, (0, 0), max(r_px * 0.6, 0.6))
         roi = img[y0:y1, x0:x1].astype(np.float32)
-        img[y0:y1, x0:x1] = np.clip(roi * (1 - 0.6 * glow / 255) + 0.6 * glow, 0, 255).astype(np.uint8)
+        img[y0:y1, x0:x1] = np.clip(roi * (1 - 0.6 * glow / 255) + 0.6 * glow,
+                                    0, 255).astype(np.uint8)
         cv2.circle(img, centre, int(round(r_px * 16)), _LIT[colour], -1, cv2.LINE_AA, shift=4)
-        cv2.circle(img, centre, int(round(r_px * 0.55 * 16)), _CORE[colour], -1, cv2.LINE_AA, shift=4)
+        cv2.circle(img, centre, int(round(r_px * 0.55 * 16)), _CORE[colour], -1, cv2.LINE_AA,
+                   shift=4)

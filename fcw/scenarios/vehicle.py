@@ -54,7 +54,8 @@ def _q(*pts: tuple[float, float, float]) -> np.ndarray:
     return np.array(pts, dtype=np.float64)
 
 
-def _rounded_rect(r_top: tuple[float, float], r_bottom: tuple[float, float], n: int = 6) -> np.ndarray:
+def _rounded_rect(r_top: tuple[float, float], r_bottom: tuple[float, float],
+                  n: int = 6) -> np.ndarray:
     """Outline of the square [-1, 1] x [0, 1] (s across, u up) with elliptic corner arcs.
 
     r_top / r_bottom: (radius in s, radius in u) of the upper / lower corners.
@@ -142,7 +143,8 @@ def vehicle_box(cam: PinholeCamera, offset_m: float, range_m: float,
     return np.array([x1, y1, x2, y2], np.float64)
 
 
-def _shade(base: np.ndarray, k: float, toward: np.ndarray | None = None, mix: float = 0.0) -> np.ndarray:
+def _shade(base: np.ndarray, k: float, toward: np.ndarray | None = None,
+           mix: float = 0.0) -> np.ndarray:
     c = base * k
     if toward is not None:
         c = c * (1 - mix) + toward * mix
@@ -183,8 +185,10 @@ def _faces(body: np.ndarray) -> list[_Face]:
                           (x, _BODY_TOP - 0.06, LENGTH_M - 0.2), (x, _BODY_TOP - 0.06, 0.1)),
                        _shade(body, 0.68), np.array([s, 0, 0.0])))
         # Side windows: the cabin flank, leaning inwards.
-        f.append(_Face(_q((s * _CABIN_HW0, _BODY_TOP, _CABIN_D0), (s * _CABIN_HW1, HEIGHT_M, _CABIN_D1),
-                          (s * _CABIN_HW1, HEIGHT_M, _CABIN_D2), (s * _CABIN_HW0, _BODY_TOP, _CABIN_D3)),
+        f.append(_Face(_q((s * _CABIN_HW0, _BODY_TOP, _CABIN_D0),
+                          (s * _CABIN_HW1, HEIGHT_M, _CABIN_D1),
+                          (s * _CABIN_HW1, HEIGHT_M, _CABIN_D2),
+                          (s * _CABIN_HW0, _BODY_TOP, _CABIN_D3)),
                        _shade(_GLASS, 1.2, _SKY_TINT, 0.12), np.array([s, 0.35, 0])))
     # Door mirrors stick out beyond the body: they widen the silhouette as on real cars.
     for s in (-1, 1):
@@ -193,7 +197,8 @@ def _faces(body: np.ndarray) -> list[_Face]:
                           (xi, 1.12, _MIRROR_D)), _shade(body, 0.8), None, curved=True))
     # Trunk lid and shoulders, lit by the sky.
     f.append(_Face(_q((-_HW + 0.08, _BODY_TOP, 0.05), (_HW - 0.08, _BODY_TOP, 0.05),
-                      (_HW - 0.08, _BODY_TOP, LENGTH_M - 0.2), (-_HW + 0.08, _BODY_TOP, LENGTH_M - 0.2)),
+                      (_HW - 0.08, _BODY_TOP, LENGTH_M - 0.2),
+                      (-_HW + 0.08, _BODY_TOP, LENGTH_M - 0.2)),
                    _shade(body, 0.97, _SKY_TINT, 0.25), np.array([0, 1.0, 0])))
     # Cabin rear: rounded, body-coloured pillars around a slanted dark rear window.
     sv, uv = _rounded_rect((0.22, 0.35), (0.02, 0.02)).T
@@ -212,19 +217,20 @@ def _faces(body: np.ndarray) -> list[_Face]:
     # Black lower valance with a crease above it.
     f.append(_Face(_q((-_HW + 0.05, _BODY_BOTTOM, -0.01), (_HW - 0.05, _BODY_BOTTOM, -0.01),
                       (_HW - 0.03, 0.36, -0.01), (-_HW + 0.03, 0.36, -0.01)), dark * 1.5, None))
-    f.append(_Face(_q((-_HW + 0.05, 0.47, -0.01), (_HW - 0.05, 0.47, -0.01), (_HW - 0.05, 0.485, -0.01),
-                      (-_HW + 0.05, 0.485, -0.01)), _shade(body, 0.6), None))
+    f.append(_Face(_q((-_HW + 0.05, 0.47, -0.01), (_HW - 0.05, 0.47, -0.01),
+                      (_HW - 0.05, 0.485, -0.01), (-_HW + 0.05, 0.485, -0.01)),
+                   _shade(body, 0.6), None))
     red, red_core = np.array([34, 30, 185], np.float64), np.array([90, 100, 250], np.float64)
     for s in (-1, 1):
         xo, xi = s * (_HW - 0.015), s * (_HW - 0.42)
-        f.append(_Face(_q((xo, 0.64, -0.01), (xi, 0.69, -0.01), (xi, 0.84, -0.01), (xo, 0.86, -0.01)),
-                       red, None))
+        f.append(_Face(_q((xo, 0.64, -0.01), (xi, 0.69, -0.01), (xi, 0.84, -0.01),
+                          (xo, 0.86, -0.01)), red, None))
         f.append(_Face(_q((s * (_HW - 0.06), 0.75, -0.012), (s * (_HW - 0.34), 0.77, -0.012),
                           (s * (_HW - 0.34), 0.81, -0.012), (s * (_HW - 0.06), 0.81, -0.012)),
                        red_core, None))
         # Tail lights wrap round the corner onto the side.
-        f.append(_Face(_q((xo, 0.66, 0.05), (xo, 0.68, 0.3), (xo, 0.84, 0.28), (xo, 0.86, 0.05)), red * 0.8,
-                       np.array([s, 0, 0.0])))
+        f.append(_Face(_q((xo, 0.66, 0.05), (xo, 0.68, 0.3), (xo, 0.84, 0.28), (xo, 0.86, 0.05)),
+                       red * 0.8, np.array([s, 0, 0.0])))
     # Number plate with a dark rim and a few characters.
     f.append(_Face(_q((-0.27, 0.51, -0.012), (0.27, 0.51, -0.012), (0.27, 0.64, -0.012),
                       (-0.27, 0.64, -0.012)), dark * 2, None))
@@ -232,13 +238,13 @@ def _faces(body: np.ndarray) -> list[_Face]:
                       (-0.25, 0.63, -0.014)), np.array([215, 220, 222.0]), None))
     for i in range(6):
         x0 = -0.21 + i * 0.072
-        f.append(_Face(_q((x0, 0.54, -0.016), (x0 + 0.045, 0.54, -0.016), (x0 + 0.045, 0.61, -0.016),
-                          (x0, 0.61, -0.016)), dark * 2, None))
+        f.append(_Face(_q((x0, 0.54, -0.016), (x0 + 0.045, 0.54, -0.016),
+                          (x0 + 0.045, 0.61, -0.016), (x0, 0.61, -0.016)), dark * 2, None))
     # High-mounted brake light at the top of the rear window.
     u = 0.93
     (x, h, d), = _cabin_panel(np.array([0.0]), np.array([u]))
-    f.append(_Face(_q((-0.16, h - 0.015, d - 0.02), (0.16, h - 0.015, d - 0.02), (0.16, h + 0.01, d),
-                      (-0.16, h + 0.01, d)), red * 0.9, None))
+    f.append(_Face(_q((-0.16, h - 0.015, d - 0.02), (0.16, h - 0.015, d - 0.02),
+                      (0.16, h + 0.01, d), (-0.16, h + 0.01, d)), red * 0.9, None))
     return f
 
 
@@ -278,7 +284,8 @@ def _draw_shadow(img: np.ndarray, cam: PinholeCamera, offset_m: float, range_m: 
     """Soft contact shadow on the road: blended layers that darken towards the car's centre."""
     uv_all = []
     for strength, hw, margin in _SHADOW_LAYERS:
-        pts = _q((-hw, 0, -margin), (hw, 0, -margin), (hw, 0, LENGTH_M + margin), (-hw, 0, LENGTH_M + margin))
+        pts = _q((-hw, 0, -margin), (hw, 0, -margin), (hw, 0, LENGTH_M + margin),
+                 (-hw, 0, LENGTH_M + margin))
         uv = _project_clipped(cam, to_camera(pts, offset_m, range_m, cam.height_m, curvature_per_m))
         if uv is not None:
             uv_all.append((strength, uv))

@@ -44,8 +44,8 @@ _WOODS_HAZE = 0.35
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     n = rng.standard_normal(shape).astype(np.float32)
-    n = cv2.GaussianBlur(n, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return n / (n.std() + 1e-6)
+    blurred = cv2.GaussianBlur(n, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return blurred / (blurred.std() + 1e-6)
 
 
 def _fill(img: np.ndarray, uv: np.ndarray, colour: tuple[float, ...]) -> None:
@@ -81,7 +81,8 @@ def _strip(cam: PinholeCamera, x_m: float, width_m: float, s0_m: float, s1_m: fl
 def _ground_road_xs(cam: PinholeCamera, v_px: np.ndarray, u_px: np.ndarray,
                     curvature_per_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Forward distance Z, road x and road s of the ground seen at each pixel (level camera)."""
-    z = np.broadcast_to(cam.ground_range_m(v_px), np.broadcast_shapes(np.shape(v_px), np.shape(u_px)))
+    z = np.broadcast_to(cam.ground_range_m(v_px),
+                        np.broadcast_shapes(np.shape(v_px), np.shape(u_px)))
     x, s = frame_to_road(cam.ground_x_m(u_px, z), z, curvature_per_m)
     return z, x, s
 
@@ -148,7 +149,8 @@ class World:
         u = np.arange(W, dtype=np.float64)
         edge = np.abs(u - cam.cx) / cam.cx
         scale = cam.height / 720.0
-        height = scale * (_WOODS_CENTRE_PX + 130 * edge ** 1.5 + 22 * _smooth_noise(rng, (1, W), 25.0)[0]
+        height = scale * (_WOODS_CENTRE_PX + 130 * edge ** 1.5
+                          + 22 * _smooth_noise(rng, (1, W), 25.0)[0]
                           + 10 * _smooth_noise(rng, (1, W), 4.0)[0])
         top = int(max(hz - height.max() - 40 * scale, 0))
         rows = np.arange(top, hz, dtype=np.float64)[:, None]
@@ -175,7 +177,8 @@ class World:
         """A fresh background image for the ego having travelled ego_travel_m since t = 0."""
         cam, lay, hz = self.cam, self.layout, self._horizon
         img = self._static.copy()
-        map_y = np.mod(self._ground_s + np.float32(ego_travel_m % _TILE_LEN_M), _TILE_LEN_M) / _TEXEL_M
+        map_y = np.mod(self._ground_s + np.float32(ego_travel_m % _TILE_LEN_M),
+                       _TILE_LEN_M) / _TEXEL_M
         tex = cv2.remap(self._tile, self._map_x, map_y.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_WRAP)
         ground = img[hz:].astype(np.float32) + (tex * self._tex_amp)[..., None]

@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import wave
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class AudibleAlert(Sink):
     @classmethod
     def from_config(cls, cfg: AlertConfig,
                     which: Callable[[str], Optional[str]] = shutil.which,
-                    sound_devices: Path = SOUND_DEVICES) -> "AudibleAlert":
+                    sound_devices: Path = SOUND_DEVICES) -> AudibleAlert:
         if not cfg.enabled:
             return cls(None)
         if cfg.command is not None:
@@ -93,37 +94,39 @@ class AudibleAlert(Sink):
         return cls([*player, name], owned_file=Path(name))
 
     def write(self, result: FrameResult) -> None:
-        if self._command is None:
+        command = self._command
+        if command is None:
             return
-        self._reap()
+        self._reap(command[0])
         for event in result.events:
             if event.type == "fcw" and event.fields.get("level") == "warning":
-                self._play()
+                self._play(command)
 
-    def _play(self) -> None:
+    def _play(self, command: list[str]) -> None:
         if len(self._running) >= self._max_running:
             self._fail(f"alert: {self._max_running} players still running; skipping this one")
             return
         try:
             # No pipes: the player must not block on a full pipe, nor keep the caller's open
             # (a test's capture_output would wait for it); its own session keeps Ctrl-C for fcw.
-            proc = subprocess.Popen(self._command, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
         except (OSError, ValueError) as exc:
-            self._fail(f"alert: cannot run {self._command[0]} ({getattr(exc, 'strerror', None) or exc})")
+            why = getattr(exc, "strerror", None) or exc
+            self._fail(f"alert: cannot run {command[0]} ({why})")
             return
         self._running.append(proc)
         self.started += 1
 
-    def _reap(self) -> None:
+    def _reap(self, player: str) -> None:
         still = []
         for proc in self._running:
             code = proc.poll()
             if code is None:
                 still.append(proc)
             elif code != 0:
-                self._fail(f"alert: {self._command[0]} exited with {code}")
+                self._fail(f"alert: {player} exited with {code}")
         self._running = still
 
     def _fail(self, message: str) -> None:
@@ -134,7 +137,8 @@ class AudibleAlert(Sink):
     def close(self) -> None:
         # Players still sounding are left to finish: waiting would hold up the exit. Removing
         # the beep under them is safe on POSIX, where a player that opened it keeps reading.
-        self._reap()
+        if self._command is not None:  # None: silent, nothing ever started
+            self._reap(self._command[0])
         if self._owned_file is not None:
             self._owned_file.unlink(missing_ok=True)
             self._owned_file = None

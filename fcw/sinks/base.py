@@ -47,7 +47,7 @@ class Sink:
     def close(self) -> None:
         """Release files and devices."""
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,8 +26,9 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Generator
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional
+from typing import IO, Any, Optional
 
 from fcw.types import CameraGeometry, Event, FrameResult
 
@@ -85,17 +86,21 @@ class EventLog(Sink):
                             self.lost_records)
 
     def _append(self, line: str, sync: bool) -> None:
-        self._f.write(line)
-        self._f.flush()
+        f = self._f
+        assert f is not None, "opened by _reopen or _rotate before any append"
+        f.write(line)
+        f.flush()
         # len() counts characters; records are ASCII (json.dumps escapes the rest), so bytes.
         self._size += len(line)
         if sync:
-            os.fsync(self._f.fileno())
+            os.fsync(f.fileno())
 
     def _rotate(self, record: dict[str, Any]) -> None:
         """Shift the files up one (dropping the oldest) and start a new one with a rotate record."""
-        os.fsync(self._f.fileno())  # the finished file is complete on disk before it is renamed
-        self._f.close()
+        f = self._f
+        assert f is not None, "only a file that has records is rotated"
+        os.fsync(f.fileno())  # the finished file is complete on disk before it is renamed
+        f.close()
         self._f = None
         for i in range(self._keep, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{i}")
@@ -174,8 +179,9 @@ class EventLog(Sink):
                 pass
 
 
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete record of an events file; a partial last line (a crash mid-write) is skipped."""
+def read_events(path: Path) -> Generator[dict[str, Any], None, None]:
+    """Every complete record of an events file; a partial last line (a crash mid-write) is
+    skipped."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):

@@ -12,8 +12,9 @@ import math
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from fcw.types import FrameResult
 

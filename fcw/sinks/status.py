@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Optional, TextIO
 
 from fcw.types import FrameResult
@@ -11,7 +12,8 @@ from .base import RunSummary, Sink
 
 
 class StatusLine(Sink):
-    def __init__(self, total: Optional[int], dropped: "callable", stream: TextIO = sys.stderr,
+    def __init__(self, total: Optional[int], dropped: Callable[[], int],
+                 stream: TextIO = sys.stderr,
                  every_s: float = 0.5) -> None:
         self.total = total
         self._dropped = dropped

@@ -1,4 +1,4 @@
-"""Track files in the MOTChallenge format: ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames."""
+"""Track files in the MOTChallenge format, ``frame,id,x,y,w,h,conf,-1,-1,-1``, frames 1-based."""
 from __future__ import annotations
 
 from pathlib import Path

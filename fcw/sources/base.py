@@ -69,7 +69,7 @@ class FrameSource(abc.ABC):
         except Exception:  # a failing listener must not end the source
             log.exception("%s: event listener failed", self.name)
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> None:  # noqa: B027 (optional: see the docstring)
         """Wake a consumer waiting for a frame so the run can stop; safe from a signal handler.
 
         Sources that never block for long need nothing here.

@@ -75,7 +75,7 @@ class VideoFileSource(FrameSource):
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self._frame_count = int(count) if math.isfinite(count) and count > 0 else None
         self._period_s = 1.0 / (self._fps or _FALLBACK_FPS)
-        self._first = Frame(0, self._media_time(0), image)
+        self._first: Frame | None = Frame(0, self._media_time(0), image)
 
     @property
     def path(self) -> Path:
@@ -105,7 +105,7 @@ class VideoFileSource(FrameSource):
             self._cap.release()
 
     def seek(self, index: int) -> None:
-        """Make frame ``index`` (clamped to the clip) the next one delivered, for a replay that jumps.
+        """Make frame ``index`` (clamped to the clip) the next one delivered: a replay's jump.
 
         Only when reading every frame: a paced (realtime) source follows its clock, not a position.
         Frame times stay the file's, so after a backward seek ``t_s`` goes back too.
@@ -258,8 +258,10 @@ class LoopedVideoSource(FrameSource):
             if loop:
                 self._current = VideoFileSource(self._path)
             # Its skipped frames are this source's, on this source's running index and time.
-            self._current.events_to(lambda e, t0=t0, i0=i0: self._emit(
-                Event(e.type, t0 + e.t_s, i0 + e.frame, e.fields)))
+            def shifted(e: Event, t0: float = t0, i0: int = i0) -> None:
+                self._emit(Event(e.type, t0 + e.t_s, i0 + e.frame, e.fields))
+
+            self._current.events_to(shifted)
             last = None
             with self._current:
                 for frame in self._current:
