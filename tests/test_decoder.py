@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from dettools import assert_matches_reference
 
 from fcw.perception.fastestdet import decode_fastestdet
 
@@ -47,17 +48,7 @@ def real_outputs(fastestdet_backend, highway_images, dlib_image):
 
 
 def _compare(dets, ref):
-    assert len(dets) == len(ref)
-    if not ref:
-        return
-    ref = np.array(ref)
-    # match by score order (both sets come from the same cells, scores are distinct)
-    r = ref[np.argsort(-ref[:, 4], kind="stable")]
-    o = np.argsort(-dets.score, kind="stable")
-    np.testing.assert_allclose(dets.xyxy[o], r[:, :4], rtol=0, atol=1e-3)
-    np.testing.assert_allclose(dets.score[o], r[:, 4], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(dets.class_id[o], r[:, 5].astype(int))
-    assert dets.xyxy.dtype == np.float32 and dets.class_id.dtype == np.int32
+    assert_matches_reference(dets, ref, box_atol_px=1e-3)
 
 
 @pytest.mark.parametrize("thr", [0.2, 0.35])

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from dettools import assert_matches_reference
 
 from engines.backends import create_backend
 from engines.input_size import with_input_size
@@ -101,16 +102,7 @@ def test_preprocessing_is_the_authors(backend, real_outputs):
 
 
 def _compare(dets, ref):
-    assert len(dets) == len(ref)
-    if not ref:
-        return
-    ref = np.array(ref)
-    r = ref[np.argsort(-ref[:, 4], kind="stable")]
-    o = np.argsort(-dets.score, kind="stable")
-    np.testing.assert_allclose(dets.xyxy[o], r[:, :4], rtol=0, atol=2e-3)
-    np.testing.assert_allclose(dets.score[o], r[:, 4], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(dets.class_id[o], r[:, 5].astype(int))
-    assert dets.xyxy.dtype == np.float32 and dets.class_id.dtype == np.int32
+    assert_matches_reference(dets, ref, box_atol_px=2e-3)
 
 
 @pytest.mark.parametrize("thr", [0.1, 0.35])
