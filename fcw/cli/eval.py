@@ -49,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
     # Metric libraries and the renderer are loaded only for this command.
     from engines.spec import load_spec
     from fcw.eval.dataset import find_clips
-    from fcw.eval.floors import check_floors, load_floors, make_floors
+    from fcw.eval.floors import load_floors, make_floors
     from fcw.eval.report import build_report, figures, markdown, write_report
     from fcw.eval.runner import run_clip
 
@@ -82,14 +82,7 @@ def main(args: argparse.Namespace) -> int:
         args.write_floors.write_text(json.dumps(make_floors(figs, list(args.dataset)), indent=2)
                                      + "\n", encoding="utf-8")
         print(f"floors: {args.write_floors}")
-    if floors is not None:
-        failures = check_floors(figs, floors)
-        for line in failures:
-            print(f"fcw eval: floors: {line}", file=sys.stderr)
-        if failures:
-            return 1
-        print(f"all {len(figs)} figures within the floors of {args.check_floors}")
-    return 0
+    return _check_floors(figs, floors, args.check_floors, "")
 
 
 def _detection_only(args: argparse.Namespace, cfg: Any, floors: Any) -> int:
@@ -101,7 +94,7 @@ def _detection_only(args: argparse.Namespace, cfg: Any, floors: Any) -> int:
     from fcw.app import RunOptions, build_detector
     from fcw.eval.dataset import find_clips
     from fcw.eval.detection import detect_labelled_frames, evaluate_splits
-    from fcw.eval.floors import check_floors, make_floors
+    from fcw.eval.floors import make_floors
     from fcw.eval.report import detection_figures, detection_markdown
 
     models = [m.strip() for m in (args.models or cfg.detector.model).split(",") if m.strip()]
@@ -146,14 +139,7 @@ def _detection_only(args: argparse.Namespace, cfg: Any, floors: Any) -> int:
                           model=models[0])
         args.write_floors.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         print(f"floors ({models[0]}): {args.write_floors}")
-    if floors is not None:
-        failures = check_floors(figs, floors)
-        for line in failures:
-            print(f"fcw eval: floors: {models[0]}: {line}", file=sys.stderr)
-        if failures:
-            return 1
-        print(f"all {len(figs)} figures of {models[0]} within the floors of {args.check_floors}")
-    return 0
+    return _check_floors(figs, floors, args.check_floors, models[0])
 
 
 DETECTION_FLOORS_ABOUT = (
@@ -163,3 +149,18 @@ DETECTION_FLOORS_ABOUT = (
     "deliberate change of model, input size, crop or thresholds, re-measure with `fcw eval "
     "tests/data/real --detection-only --write-floors tests/data/real_detection_floors.json` and "
     "commit the file with the change; 'measured' records the figures they were set from.")
+
+
+def _check_floors(figs: Any, floors: Any, path: Any, model: str) -> int:
+    """Exit status of a run held to ``floors`` (None: not held), each failure on stderr."""
+    if floors is None:
+        return 0
+    from fcw.eval.floors import check_floors
+
+    failures = check_floors(figs, floors)
+    for line in failures:
+        print(f"fcw eval: floors: {model + ': ' if model else ''}{line}", file=sys.stderr)
+    if failures:
+        return 1
+    print(f"all {len(figs)} figures{' of ' + model if model else ''} within the floors of {path}")
+    return 0
