@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -21,8 +23,9 @@ from fcw.geometry import GeometryStage
 from fcw.lights.build import LightModels, build_light_stage, load_light_models
 from fcw.lights.prompts import LightPrompts
 from fcw.perception.detector import Detector
-from fcw.pipeline import DetectorStage, Pipeline
+from fcw.pipeline import DetectorStage, LightStage, Pipeline
 from fcw.risk.stage import RiskStage
+from fcw.scale.estimator import LeadScaleEstimator
 from fcw.sinks.alert import AudibleAlert
 from fcw.sinks.base import Sink
 from fcw.sinks.events import EventLog
@@ -84,10 +87,45 @@ def build_detector(cfg: Config, spec: ModelSpec,
         **({"model_derived_file": str(run_path)} if run_path != model_path else {})}
 
 
+@dataclass
+class PipelineParts:
+    """What a run is made of, before it is one: a driver that adds its own parts (the overlay:
+    a playback control around the source, its screen among the sinks) builds the pipeline once
+    from these with :meth:`assemble`."""
+
+    source: FrameSource
+    detector: DetectorStage
+    tracker: Tracker
+    risk: RiskStage
+    geometry: Optional[GeometryStage]
+    lights: Optional[LightStage]
+    prompts: Optional[LightPrompts]
+    sinks: list[Sink]
+    max_frames: Optional[int]
+    threaded: bool
+
+    def assemble(self, source: Optional[FrameSource] = None,
+                 sinks: Optional[Sequence[Sink]] = None,
+                 stop: Optional[threading.Event] = None) -> Pipeline:
+        return Pipeline(
+            source=source or self.source, detector=self.detector, tracker=self.tracker,
+            risk=self.risk, geometry=self.geometry, lights=self.lights, prompts=self.prompts,
+            sinks=list(self.sinks if sinks is None else sinks), max_frames=self.max_frames,
+            threaded=self.threaded, stop=stop or threading.Event())
+
+
 def build_pipeline(cfg: Config, options: RunOptions,
                    source: Optional[FrameSource] = None,
                    detector: Optional[tuple[DetectorStage, dict[str, Any]]] = None,
                    light_models: Optional[LightModels] = None) -> Pipeline:
+    """The pipeline of a headless run; see :func:`build_parts` for the arguments."""
+    return build_parts(cfg, options, source, detector, light_models).assemble()
+
+
+def build_parts(cfg: Config, options: RunOptions,
+                source: Optional[FrameSource] = None,
+                detector: Optional[tuple[DetectorStage, dict[str, Any]]] = None,
+                light_models: Optional[LightModels] = None) -> PipelineParts:
     """``detector`` (what :func:`build_detector` returned) and ``light_models``: for a tool that
     replays many drives with models loaded once (``fcw batch``); loaded here when absent."""
     spec = load_spec(cfg.detector.model)
@@ -144,11 +182,11 @@ def build_pipeline(cfg: Config, options: RunOptions,
             sink.close()
         source.close()
         raise
-    vehicles = spec.vehicle_class_ids
-    return Pipeline(
+    return PipelineParts(
         source=source, detector=detector_stage,
-        tracker=Tracker(cfg.tracker, vehicles),
-        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning, vehicles, cfg.lead_scale,
+        tracker=Tracker(cfg.tracker, spec.vehicle_class_ids),
+        risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning,
+                       LeadScaleEstimator(cfg.lead_scale) if cfg.lead_scale.enabled else None,
                        red_light_decel_factor=cfg.lights.red_light_decel_factor
                        if cfg.lights.enabled else None, plausibility=cfg.plausibility),
         lights=lights, prompts=LightPrompts(cfg.lights, cfg.camera) if lights else None,

@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from fcw.errors import EXIT_USAGE, FcwError
+from fcw.errors import EXIT_USAGE, FcwError, validation_problem
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -167,7 +167,7 @@ class TrackerConfig(_Section):
 
 
 class LeadScaleConfig(_Section):
-    # Measure the lead's scale by aligning its image with a key image of it (fcw/risk/scale.py)
+    # Measure the lead's scale by aligning its image with a key image of it (fcw/scale/)
     # instead of from box widths alone; the box-based rate seeds it for each new lead. Box
     # widths wander by a few percent a frame while a far car grows by under 1%: the TTC errors
     # both ways are measured by tests/test_ttc_accuracy.py (run with -s), not copied here.
@@ -449,14 +449,7 @@ def load_config(path: Optional[Path] = None, overrides: Optional[dict[str, Any]]
         return Config.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field_path = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(path, text, loc)
+        line = _line_of(path, text, tuple(err["loc"]))
         where = f":{line}" if line else ""
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif "input" in err and not isinstance(err["input"], dict):
-            msg = f"{msg} (got {err['input']!r})"
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{path}{where}: {field_path}: {msg}{more}") from None
+        raise ConfigError(f"{path}{where}: {validation_problem(err)}{more}") from None

@@ -51,26 +51,27 @@ format (they may leave ``lead`` as null where the range is unknown). Format, ver
       ]
     }
 
-Loading validates everything and reports the first problem as one line naming the file and the
-field path, e.g. ``clip.labels.json: frames[12].boxes[0].xyxy: expected x1 < x2``.
+Loading validates everything (pydantic models of this format, converted to the dataclasses below)
+and reports the first problem as one line naming the file and the field path, e.g.
+``clip.labels.json: frames[12].boxes[0].xyxy: expected x1 < x2 and y1 < y2 (got [5, 5, 1, 9])``.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fcw.errors import FcwError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from fcw.errors import FcwError, validation_problem
 from fcw.types import LightState
 
 LABELS_VERSION = 1
 LABELS_SUFFIX = ".labels.json"
 
 WarningExpectation = Literal["required", "forbidden"]
-SPLITS = ("tune", "heldout")
-BOX_COVERAGE = ("all", "lead_only")
 LIGHT_LABELS = tuple(s.value for s in LightState)  # "none", "red", "yellow", "green"
 
 
@@ -99,8 +100,6 @@ class LeadTruth:
     ttc_s: float | None
     ttc2_s: float | None
 
-
-TTC_KINDS = ("ttc_s", "ttc2_s")
 
 
 @dataclass(frozen=True)
@@ -215,175 +214,150 @@ def save_labels(labels: ClipLabels, path: Path) -> None:
 
 # --- reading and validation ----------------------------------------------------------------------
 
-class _Reader:
-    """Typed access to a parsed JSON value that knows its field path for error messages."""
+def _bad(message: str, *at: str | int) -> PydanticCustomError:
+    """A label-specific problem; ``at`` extends the validator's location to the field it names."""
+    return PydanticCustomError("label", message, {"at": at})
 
-    def __init__(self, source: str, value: Any, path: str = "") -> None:
-        self.source, self.value, self.path = source, value, path
 
-    def fail(self, msg: str) -> LabelError:
-        where = self.path or "(top level)"
-        return LabelError(f"{self.source}: {where}: {msg}")
+class _Json(BaseModel):
+    # Strict: JSON's true is not a number, 1.0 not an integer, "2" not a number.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False,
+                              str_min_length=1)
 
-    def child(self, key: str | int) -> _Reader:
-        path = f"{self.path}[{key}]" if isinstance(key, int) else (
-            f"{self.path}.{key}" if self.path else key)
-        if isinstance(key, int):
-            return _Reader(self.source, self.value[key], path)
-        if not isinstance(self.value, dict) or key not in self.value:
-            raise _Reader(self.source, None, path).fail("missing")
-        return _Reader(self.source, self.value[key], path)
 
-    def optional(self, key: str) -> _Reader | None:
-        if not isinstance(self.value, dict) or self.value.get(key) is None:
-            return None
-        return self.child(key)
+class _Box(_Json):
+    track_id: int = Field(ge=0)
+    cls: str = Field(alias="class")
+    xyxy: list[float] = Field(min_length=4, max_length=4)
+    occlusion: float | None = Field(None, ge=0, le=1)
+    ignore: bool | None = None
 
-    def obj(self, allowed: set[str]) -> _Reader:
-        if not isinstance(self.value, dict):
-            raise self.fail(f"expected an object, got {type(self.value).__name__}")
-        extra = sorted(set(self.value) - allowed)
-        if extra:
-            raise self.fail(f"unknown field {extra[0]!r}")
+    @field_validator("xyxy")
+    @classmethod
+    def _ordered(cls, xyxy: list[float]) -> list[float]:
+        if not (xyxy[0] < xyxy[2] and xyxy[1] < xyxy[3]):
+            raise _bad("expected x1 < x2 and y1 < y2")
+        return xyxy
+
+    def label(self) -> BoxLabel:
+        x1, y1, x2, y2 = self.xyxy
+        return BoxLabel(self.track_id, self.cls, (x1, y1, x2, y2), self.occlusion or 0.0,
+                        bool(self.ignore))
+
+
+class _Lead(_Json):
+    track_id: int = Field(ge=0)
+    range_m: float = Field(gt=0)
+    closing_speed_mps: float
+    ttc_s: float | None = Field(None, ge=0)
+    ttc2_s: float | None = Field(None, ge=0)
+
+
+class _Frame(_Json):
+    frame: int = Field(ge=0)
+    t: float = Field(ge=0)
+    boxes: list[_Box]
+    lead: _Lead | None = None
+    # Not strict: the JSON string names the enum member.
+    light: LightState | None = Field(None, strict=False)
+    split: Literal["tune", "heldout"] | None = None
+
+    @model_validator(mode="after")
+    def _lead_is_boxed(self) -> _Frame:
+        ids = [b.track_id for b in self.boxes]
+        if len(set(ids)) != len(ids):
+            raise _bad("a track_id appears twice", "boxes")
+        if self.lead is not None and self.lead.track_id not in ids:
+            raise _bad(f"track {self.lead.track_id} has no box in this frame", "lead", "track_id")
         return self
 
-    def list(self) -> list[_Reader]:
-        if not isinstance(self.value, list):
-            raise self.fail(f"expected a list, got {type(self.value).__name__}")
-        return [self.child(i) for i in range(len(self.value))]
-
-    def int(self, minimum: int | None = None) -> int:
-        v = self.value
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(f"expected an integer, got {v!r}")
-        if minimum is not None and v < minimum:
-            raise self.fail(f"must be >= {minimum}, got {v}")
-        return v
-
-    def float(self, positive: bool = False, nonneg: bool = False) -> float:
-        v = self.value
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.fail(f"expected a finite number, got {v!r}")
-        if positive and v <= 0:
-            raise self.fail(f"must be > 0, got {v}")
-        if nonneg and v < 0:
-            raise self.fail(f"must be >= 0, got {v}")
-        return float(v)
-
-    def bool(self) -> bool:
-        if not isinstance(self.value, bool):
-            raise self.fail(f"expected true or false, got {self.value!r}")
-        return self.value
-
-    def str(self) -> str:
-        if not isinstance(self.value, str) or not self.value:
-            raise self.fail(f"expected a non-empty string, got {self.value!r}")
-        return self.value
+    def labels(self) -> FrameLabels:
+        lead = None if self.lead is None else LeadTruth(**self.lead.model_dump())
+        return FrameLabels(self.frame, self.t, tuple(b.label() for b in self.boxes), lead,
+                           None if self.light is None else self.light.value, self.split)
 
 
-def _opt_float(r: _Reader, key: str, **kw: bool) -> float | None:
-    c = r.optional(key)
-    return None if c is None else c.float(**kw)
+class _Expect(_Json):
+    warning: WarningExpectation | None = None
+    required_ttc_s: float | None = Field(None, gt=0)
+    ttc: Literal["ttc_s", "ttc2_s"] | None = None
+    earliest_ttc_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _required_only(self) -> _Expect:
+        if self.required_ttc_s is not None and self.warning != "required":
+            raise _bad("only allowed with warning 'required'", "required_ttc_s")
+        return self
 
 
-def _read_box(r: _Reader, width: int, height: int) -> BoxLabel:
-    r.obj({"track_id", "class", "xyxy", "occlusion", "ignore"})
-    xy = r.child("xyxy")
-    items = xy.list()
-    if len(items) != 4:
-        raise xy.fail(f"expected 4 numbers, got {len(items)}")
-    x1, y1, x2, y2 = (i.float() for i in items)
-    if not (x1 < x2 and y1 < y2):
-        raise xy.fail("expected x1 < x2 and y1 < y2")
-    # Half a pixel of slack: boxes are clipped to the frame but rounded when written.
-    if x1 < -0.5 or y1 < -0.5 or x2 > width + 0.5 or y2 > height + 0.5:
-        raise xy.fail(f"outside the {width}x{height} frame")
-    occ = _opt_float(r, "occlusion", nonneg=True)
-    if occ is not None and occ > 1.0:
-        raise r.child("occlusion").fail(f"must be in [0, 1], got {occ}")
-    ign = r.optional("ignore")
-    return BoxLabel(r.child("track_id").int(0), r.child("class").str(), (x1, y1, x2, y2),
-                    occ or 0.0, False if ign is None else ign.bool())
+class _Camera(_Json):
+    name: str
+    hfov_deg: float = Field(gt=0)
+    height_m: float = Field(gt=0)
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    yaw_deg: float = 0.0
+    offset_m: float = 0.0
 
 
-def _read_lead(r: _Reader, boxes: tuple[BoxLabel, ...]) -> LeadTruth:
-    r.obj({"track_id", "range_m", "closing_speed_mps", "ttc_s", "ttc2_s"})
-    tid = r.child("track_id").int(0)
-    if tid not in {b.track_id for b in boxes}:
-        raise r.child("track_id").fail(f"track {tid} has no box in this frame")
-    return LeadTruth(tid, r.child("range_m").float(positive=True),
-                     r.child("closing_speed_mps").float(),
-                     _opt_float(r, "ttc_s", nonneg=True), _opt_float(r, "ttc2_s", nonneg=True))
+class _Clip(_Json):
+    version: int
+    video: str
+    fps: float = Field(gt=0)
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    scenario: str
+    boxes: Literal["all", "lead_only"] | None = None
+    expect: _Expect
+    camera: _Camera | None = None
+    frames: list[_Frame]
+
+    @field_validator("version")
+    @classmethod
+    def _supported(cls, version: int) -> int:
+        if version != LABELS_VERSION:
+            raise _bad(f"unsupported version, expected {LABELS_VERSION}")
+        return version
+
+    @model_validator(mode="after")
+    def _frames_fit(self) -> _Clip:
+        for i, f in enumerate(self.frames):
+            if i and f.frame <= self.frames[i - 1].frame:
+                raise _bad("frame indices must increase", "frames", i, "frame")
+            for j, b in enumerate(f.boxes):
+                x1, y1, x2, y2 = b.xyxy
+                # Half a pixel of slack: boxes are clipped to the frame but rounded when written.
+                if x1 < -0.5 or y1 < -0.5 or x2 > self.width + 0.5 or y2 > self.height + 0.5:
+                    raise _bad(f"outside the {self.width}x{self.height} frame",
+                               "frames", i, "boxes", j, "xyxy")
+        return self
+
+    def labels(self) -> ClipLabels:
+        e = self.expect
+        return ClipLabels(self.video, self.fps, self.width, self.height, self.scenario,
+                          Expectation(e.warning, e.required_ttc_s, e.ttc or "ttc_s",
+                                      e.earliest_ttc_s),
+                          tuple(f.labels() for f in self.frames), self.version,
+                          None if self.camera is None else CameraLabel(**self.camera.model_dump()),
+                          self.boxes or "all")
 
 
-def _read_frame(r: _Reader, width: int, height: int) -> FrameLabels:
-    r.obj({"frame", "t", "boxes", "lead", "light", "split"})
-    boxes = tuple(_read_box(b, width, height) for b in r.child("boxes").list())
-    ids = [b.track_id for b in boxes]
-    if len(set(ids)) != len(ids):
-        raise r.child("boxes").fail("a track_id appears twice")
-    lead_r = r.optional("lead")
-    light_r = r.optional("light")
-    split_r = r.optional("split")
-    if split_r is not None and split_r.value not in SPLITS:
-        raise split_r.fail(f"expected 'tune', 'heldout' or null, got {split_r.value!r}")
-    return FrameLabels(r.child("frame").int(0), r.child("t").float(nonneg=True), boxes,
-                       None if lead_r is None else _read_lead(lead_r, boxes),
-                       None if light_r is None else _read_light(light_r),
-                       None if split_r is None else split_r.value)
-
-
-def _read_light(r: _Reader) -> str:
-    if r.value not in LIGHT_LABELS:
-        allowed = ", ".join(map(repr, LIGHT_LABELS))
-        raise r.fail(f"expected one of {allowed} or null, got {r.value!r}")
-    return r.value
+# The reader's wording before pydantic, which users (and tests) grep for.
+_WORDING = {"literal_error": "expected one of {expected}", "enum": "expected one of {expected}",
+            "model_type": "expected an object"}
 
 
 def labels_from_dict(data: Any, source: str = "<labels>") -> ClipLabels:
     """Validate parsed JSON into ClipLabels; ``source`` names the file in error messages."""
-    r = _Reader(source, data).obj({"version", "video", "fps", "width", "height", "scenario",
-                                   "expect", "frames", "camera", "boxes"})
-    version = r.child("version").int()
-    if version != LABELS_VERSION:
-        raise r.child("version").fail(f"unsupported version {version} (expected {LABELS_VERSION})")
-    width, height = r.child("width").int(1), r.child("height").int(1)
-    e = r.child("expect").obj({"warning", "required_ttc_s", "ttc", "earliest_ttc_s"})
-    warning = e.optional("warning")
-    warning_v = None if warning is None else warning.value
-    if warning_v not in (None, "required", "forbidden"):
-        raise e.child("warning").fail(
-            f"expected 'required', 'forbidden' or null, got {warning_v!r}")
-    req = _opt_float(e, "required_ttc_s", positive=True)
-    if req is not None and warning_v != "required":
-        raise e.child("required_ttc_s").fail("only allowed with warning 'required'")
-    ttc_r = e.optional("ttc")
-    if ttc_r is not None and ttc_r.value not in TTC_KINDS:
-        raise ttc_r.fail(f"expected one of {', '.join(map(repr, TTC_KINDS))}, got {ttc_r.value!r}")
-    earliest = _opt_float(e, "earliest_ttc_s", positive=True)
-    cam_r = r.optional("camera")
-    camera = None if cam_r is None else _read_camera(cam_r)
-    boxes_r = r.optional("boxes")
-    if boxes_r is not None and boxes_r.value not in BOX_COVERAGE:
-        raise boxes_r.fail(f"expected 'all' or 'lead_only', got {boxes_r.value!r}")
-    frames = tuple(_read_frame(f, width, height) for f in r.child("frames").list())
-    for i in range(1, len(frames)):
-        if frames[i].frame <= frames[i - 1].frame:
-            raise r.child("frames").child(i).child("frame").fail("frame indices must increase")
-    return ClipLabels(video=r.child("video").str(), fps=r.child("fps").float(positive=True),
-                      width=width, height=height, scenario=r.child("scenario").str(),
-                      expect=Expectation(warning_v, req, "ttc_s" if ttc_r is None else ttc_r.value,
-                                         earliest),
-                      frames=frames, version=version, camera=camera,
-                      boxes="all" if boxes_r is None else boxes_r.value)
-
-
-def _read_camera(r: _Reader) -> CameraLabel:
-    r.obj({"name", "hfov_deg", "height_m", "pitch_deg", "roll_deg", "yaw_deg", "offset_m"})
-    angles = {k: r.child(k).float() for k in ("pitch_deg", "roll_deg", "yaw_deg", "offset_m")
-              if k in r.value}
-    return CameraLabel(r.child("name").str(), r.child("hfov_deg").float(positive=True),
-                       r.child("height_m").float(positive=True), **angles)
+    try:
+        clip = _Clip.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        ctx = err.get("ctx", {})
+        msg = _WORDING[err["type"]].format(**ctx) if err["type"] in _WORDING else err["msg"]
+        where = {**err, "loc": (*err["loc"], *ctx.get("at", ())), "msg": msg}
+        raise LabelError(f"{source}: {validation_problem(where)}") from None
+    return clip.labels()
 
 
 def load_labels(path: Path) -> ClipLabels:

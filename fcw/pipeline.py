@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, runtime_checkable
 
 from fcw.prefetch import Ahead, ReadAhead, is_staged, read_in_turn
 from fcw.sinks.base import RunSummary, Sink
@@ -34,7 +34,26 @@ CROP_LAG_FRAMES = 4
 
 
 class DetectorStage(Protocol):
+    """Every detector: the detections of one frame. It keeps nothing between frames, so it
+    has no ``reset()``. What some detectors offer beyond it is declared below (and, for the
+    split the worker threads use, in fcw/prefetch.py ``StagedDetector``)."""
+
     def update(self, frame: Frame) -> Detections: ...
+
+
+@runtime_checkable
+class TimedDetector(Protocol):
+    """A detector that times its own parts (pre-processing, inference, decoding): the last
+    frame's milliseconds per part, which benchmarks show."""
+
+    last_ms: dict[str, float]
+
+
+@runtime_checkable
+class SteerableDetector(Protocol):
+    """A detector with a far-range crop that follows the vanishing point."""
+
+    def set_vanishing_point(self, x_px: float, y_px: float, from_index: int = 0) -> None: ...
 
 
 class LightStage(Protocol):
@@ -42,9 +61,13 @@ class LightStage(Protocol):
 
     def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]: ...
 
+    def reset(self) -> None: ...
+
 
 class TrackerStage(Protocol):
     def update(self, t_s: float, detections: Detections) -> Tracks: ...
+
+    def reset(self) -> None: ...
 
 
 class GeometryStageProto(Protocol):
@@ -56,11 +79,17 @@ class GeometryStageProto(Protocol):
 
     def crop_centre_px(self) -> tuple[float, float] | None: ...
 
+    def reset(self) -> None: ...
+
 
 class RiskStageProto(Protocol):
-    # Called with ``light=`` only when a lights stage runs, ``geometry=`` when a geometry
-    # stage does.
-    def update(self, frame: Frame, tracks: Tracks) -> tuple[Risk, list[Event]]: ...
+    """``light``: None when no lights stage runs; ``geometry``: None when no geometry stage
+    does (the risk stage then uses the config's prior)."""
+
+    def update(self, frame: Frame, tracks: Tracks, light: TrafficLight | None = None,
+               geometry: CameraGeometry | None = None) -> tuple[Risk, list[Event]]: ...
+
+    def reset(self) -> None: ...
 
 
 class LightPromptStage(Protocol):
@@ -68,6 +97,8 @@ class LightPromptStage(Protocol):
 
     def update(self, frame: Frame, light: TrafficLight, tracks: Tracks,
                risk: Risk) -> list[Event]: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass
@@ -86,6 +117,13 @@ class Pipeline:
     threaded: bool = False
     #: set from another thread (a signal handler, the UI) to end the run after the current frame.
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def reset(self) -> None:
+        """Every stateful stage forgets what it remembers, as built afresh: after a seek in a
+        replay, a track or a warning must not carry over the jump in time."""
+        for stage in (self.tracker, self.geometry, self.risk, self.lights, self.prompts):
+            if stage is not None:
+                stage.reset()
 
     def request_stop(self) -> None:
         """End the run after the current frame, also while the source waits for one (a lost
@@ -124,10 +162,8 @@ class Pipeline:
                 ms["geometry"] = (t_g - t2) * 1e3
                 t2 = t_g
             if self.risk is not None:
-                kwargs: dict[str, Any] = {"light": light} if self.lights is not None else {}
-                if geometry is not None:
-                    kwargs["geometry"] = geometry
-                risk, risk_events = self.risk.update(frame, tracks, **kwargs)
+                risk, risk_events = self.risk.update(
+                    frame, tracks, light if self.lights is not None else None, geometry)
                 events = [*events, *risk_events]
                 t3 = time.perf_counter()
                 ms["risk"] = (t3 - t2) * 1e3
@@ -136,7 +172,7 @@ class Pipeline:
                     ms["lights"] = ms.get("lights", 0.0) + (time.perf_counter() - t3) * 1e3
         # A detector that times its own parts (inference, decode) shows them to benchmarks;
         # with the model run on another thread, "detect" is their sum, not this thread's wait.
-        parts = getattr(self.detector, "last_ms", {})
+        parts = self.detector.last_ms if isinstance(self.detector, TimedDetector) else {}
         ms.update(parts)
         if raw is not None:
             ms["detect"] = sum(parts.values())
@@ -147,9 +183,8 @@ class Pipeline:
         """Tell the detector where the far crop goes from CROP_LAG_FRAMES frames on, when the
         geometry stage has moved it (a detector without a far crop is not told)."""
         centre = self.geometry.crop_centre_px() if self.geometry is not None else None
-        tell = getattr(self.detector, "set_vanishing_point", None)
-        if centre is not None and tell is not None:
-            tell(*centre, from_index=frame.index + CROP_LAG_FRAMES)
+        if centre is not None and isinstance(self.detector, SteerableDetector):
+            self.detector.set_vanishing_point(*centre, from_index=frame.index + CROP_LAG_FRAMES)
 
     def run(self) -> RunSummary:
         """Process the source to its end, ``max_frames`` or ``stop``; sinks always get

@@ -8,12 +8,12 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Optional, Protocol, cast
+from typing import Optional
 
 from fcw.errors import EXIT_FAULT, EXIT_OK, EXIT_SOURCE_LOST, SourceError
 from fcw.pipeline import Pipeline
 from fcw.sinks.base import RunSummary
-from fcw.sources import LiveSource
+from fcw.sources import FrameSource, LiveSource
 
 
 class SourceLost(SourceError):
@@ -22,24 +22,10 @@ class SourceLost(SourceError):
     exit_code = EXIT_SOURCE_LOST
 
 
-class Resettable(Protocol):
-    def reset(self) -> None: ...
-
-
-def reset_stages(pipeline: Pipeline) -> None:
-    """Every stateful stage forgets what it remembers, as built afresh: after a seek in a
-    replay, a track or a warning must not carry over the jump in time. The detector keeps
-    nothing between frames."""
-    for stage in (pipeline.tracker, pipeline.geometry, pipeline.risk, pipeline.lights,
-                  pipeline.prompts):
-        if stage is not None:
-            cast(Resettable, stage).reset()
-
-
-def is_live(pipeline: Pipeline) -> bool:
+def is_live(source: FrameSource) -> bool:
     """A camera or network stream, whose end is a loss; a video file paced with --realtime
     ends normally."""
-    return isinstance(pipeline.source, LiveSource)
+    return isinstance(source, LiveSource)
 
 
 def exit_code(summary: RunSummary, live: bool) -> int:
@@ -78,7 +64,7 @@ def stop_signals(on_stop: Callable[[], None]) -> Iterator[None]:
 
 def run_pipeline(pipeline: Pipeline) -> int:
     """Run until the source ends or SIGINT/SIGTERM arrives; the process's exit code."""
-    live = is_live(pipeline)
+    live = is_live(pipeline.source)
     with stop_signals(pipeline.request_stop):  # request_stop also wakes a wait for a camera
         try:
             summary = pipeline.run()

@@ -54,7 +54,7 @@ class WarnEvery:
     def __init__(self, n):
         self.n = n
 
-    def update(self, frame, tracks):
+    def update(self, frame, tracks, light=None, geometry=None):
         if frame.index % self.n:
             return Risk(), []
         return Risk(), [Event("fcw", frame.t_s, frame.index, {"level": "warning"})]
@@ -369,12 +369,11 @@ def test_memory_stays_flat_over_repeated_replays(tmp_path, shared_dir, models_di
 
 
 def test_reset_stages_replays_as_if_built_afresh():
-    """After reset_stages (the overlay's seek), the same frames give the same tracks, ids and
+    """After Pipeline.reset (the overlay's seek), the same frames give the same tracks, ids and
     warnings as the first time: nothing carries over. The clip's labelled boxes stand in for the
     detector, which keeps nothing between frames anyway."""
     from fcw.app import GroundTruthOptions
     from fcw.labels import labels_path_for
-    from fcw.runtime import reset_stages
 
     sample = REPO / "sample_videos" / "lead_stopped.mp4"
     cfg = load_config(overrides={"lights.enabled": False, "pipeline.threaded": False})
@@ -400,5 +399,5 @@ def test_reset_stages_replays_as_if_built_afresh():
 
     first = replay()
     assert any(level is not WarningLevel.NONE for *_, level, _, _ in first)
-    reset_stages(pipeline)
+    pipeline.reset()
     assert replay() == first

@@ -48,11 +48,12 @@ def test_nearest_in_corridor_is_lead():
     assert select_lead(tracks, CORRIDOR) == 2          # track 3 is lower but in the next lane
 
 
-def test_unconfirmed_and_non_vehicles_are_never_lead():
+def test_unconfirmed_is_never_lead():
+    # (Non-vehicles never reach the risk stage: the tracker keeps vehicles only, test_tracker.)
     tracks = make_tracks([box_at(640, 450), box_at(640, 520), box_at(640, 600)],
-                         confirmed=[True, False, True], class_id=[2, 2, 0])
-    assert select_lead(tracks, CORRIDOR, vehicle_mask=tracks.class_id == 2) == 1
-    assert select_lead(tracks, CORRIDOR, vehicle_mask=np.zeros(3, bool)) is None
+                         confirmed=[True, False, False])
+    assert select_lead(tracks, CORRIDOR) == 1
+    assert select_lead(make_tracks([box_at(640, 600)], confirmed=[False]), CORRIDOR) is None
 
 
 def test_empty_and_nothing_in_corridor():

@@ -184,8 +184,7 @@ IMAGE = np.zeros((H_PX, W_PX, 3), np.uint8)
 def run(boxes_of_t, fps=30.0, duration_s=6.0, geometry=None, camera=None):
     """Levels and reasons of a RiskStage fed by a Tracker with the boxes ``boxes_of_t(t)``."""
     tracker = Tracker(TrackerConfig(), vehicle_class_ids=(2,))
-    stage = RiskStage(camera or CameraConfig(), CorridorConfig(), WarningConfig(),
-                      vehicle_class_ids=(2,))
+    stage = RiskStage(camera or CameraConfig(), CorridorConfig(), WarningConfig())
     out = []
     for k in range(int(duration_s * fps)):
         t = k / fps

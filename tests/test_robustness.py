@@ -21,8 +21,9 @@ from fcw.config import (
     WarningConfig,
 )
 from fcw.lights.prompts import LightPrompts
-from fcw.risk.scale import KeyframeAligner, to_gray
 from fcw.risk.stage import RiskStage
+from fcw.scale.alignment import KeyframeAligner, to_gray
+from fcw.scale.estimator import LeadScaleEstimator
 from fcw.tracking.kalman import AS, VS, BoxKalman
 from fcw.tracking.tracker import Tracker
 from fcw.types import (
@@ -125,8 +126,8 @@ def _bad_tracks(box, rate=np.nan) -> Tracks:
 
 @pytest.mark.parametrize("box", BAD_BOXES + [[600, 300, 700, 400]], ids=range(len(BAD_BOXES) + 1))
 def test_risk_stage_raises_nothing_on_non_finite_readings(highway_images, box):
-    stage = RiskStage(CameraConfig(), CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,),
-                      lead_scale=LeadScaleConfig())
+    stage = RiskStage(CameraConfig(), CorridorConfig(), WarningConfig(),
+                      lead_scale=LeadScaleEstimator(LeadScaleConfig()))
     image = highway_images["test1.jpg"]
     for k in range(20):
         tracks = _bad_tracks(box, rate=[np.nan, 1e9][k % 2])

@@ -1,4 +1,4 @@
-"""Key-image alignment of the lead and its scale filter (fcw/risk/scale.py)."""
+"""Key-image alignment of the lead and its scale filter (fcw/scale/)."""
 import math
 
 import cv2
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fcw.config import LeadScaleConfig
-from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
+from fcw.scale.alignment import KeyframeAligner, to_gray
+from fcw.scale.estimator import LeadScaleFilter
 
 BLACK_CAR = np.array([827.0, 415.0, 937.0, 492.0])  # test1.jpg, by eye
 

@@ -146,7 +146,7 @@ def first_warning_ttc_s(Z_of_t, seed, fps=30.0, duration_s=15.0, noise_px=2.0):
     """True TTC (range / closing speed) at the first WARNING frame, or None."""
     rng = np.random.default_rng(seed)
     tracker = Tracker(TrackerConfig(), vehicle_class_ids=(2,))
-    stage = RiskStage(CameraConfig(), CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
+    stage = RiskStage(CameraConfig(), CorridorConfig(), WarningConfig())
     for k in range(int(duration_s * fps)):
         t_s = k / fps
         Z_m = Z_of_t(t_s)

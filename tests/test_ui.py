@@ -16,7 +16,7 @@ from clitools import fcw  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QFontMetricsF  # noqa: E402
 
-from fcw.app import RunOptions, build_pipeline  # noqa: E402
+from fcw.app import RunOptions, build_parts  # noqa: E402
 from fcw.config import load_config  # noqa: E402
 from fcw.labels import labels_path_for, load_labels  # noqa: E402
 from fcw.sinks.events import read_events  # noqa: E402
@@ -48,7 +48,7 @@ def overlay(qtbot, models_dir, tmp_path):
         cfg = load_config(None, {"pipeline.threaded": False, **(overrides or {})})
         options = RunOptions(source=str(CLIP), events=tmp_path / "events.jsonl",
                              max_frames=max_frames, models_dir=models_dir, status=False)
-        run = OverlayRun(build_pipeline(cfg, options), cfg, screenshot_dir=tmp_path)
+        run = OverlayRun(build_parts(cfg, options), cfg, screenshot_dir=tmp_path)
         runs.append(run)
         qtbot.addWidget(run.window)
         run.window.resize(*size)

@@ -161,17 +161,15 @@ def on_road(Z_m: float, x_px: float = 640.0, width_m: float = 1.8) -> list[float
 
 def test_stage_uses_new_lead_after_cut_in_and_computes_range():
     cam = CameraConfig(vanishing_point_y=0.55, focal_px=1000.0, height_m=1.3, ego_speed_mps=20.0)
-    stage = RiskStage(cam, CorridorConfig(), WarningConfig(), vehicle_class_ids=(2,))
+    stage = RiskStage(cam, CorridorConfig(), WarningConfig())
     def Z_far(t: float) -> float:
         return 16.25 - 1.625 * t
 
     def Z_cut(t: float) -> float:
         return 10.0 - 5.0 * t
 
-    pedestrian = (3, [620, 450, 660, 600], True, 0, 2.0, 1e-4)       # not a vehicle
-
     far = (1, on_road(Z_far(0.0)), True, 2, 0.1, 1e-4)
-    risk, _ = stage.update(Frame(0, 0.0, IMAGE), tracks([far, pedestrian]))
+    risk, _ = stage.update(Frame(0, 0.0, IMAGE), tracks([far]))
     assert risk.lead_id == 1
     assert risk.range_m == pytest.approx(1000 * 1.3 / 80)
     # One reading of the rate (the tracker's) is not confirmed: shown, but it raises nothing.
@@ -185,7 +183,7 @@ def test_stage_uses_new_lead_after_cut_in_and_computes_range():
         t = k / FPS
         far = (1, on_road(Z_far(t)), True, 2, 0.1, 1e-4)
         cut_in = (2, on_road(Z_cut(t), 650.0), True, 2, 5.0 / Z_cut(t), 1e-4)
-        risk, _ = stage.update(Frame(k, t, IMAGE), tracks([far, cut_in, pedestrian]))
+        risk, _ = stage.update(Frame(k, t, IMAGE), tracks([far, cut_in]))
         levels.append(risk.level)
     # Once its bottom edge has confirmed the tracker's rate, the cut-in warns.
     assert risk.lead_id == 2 and risk.ttc_s == pytest.approx(Z_cut(9 / FPS) / 5.0)
@@ -193,8 +191,7 @@ def test_stage_uses_new_lead_after_cut_in_and_computes_range():
 
 
 def test_stage_without_geometry_or_closing():
-    stage = RiskStage(CameraConfig(vanishing_point_y=0.55), CorridorConfig(), WarningConfig(),
-                      vehicle_class_ids=(2,))
+    stage = RiskStage(CameraConfig(vanishing_point_y=0.55), CorridorConfig(), WarningConfig())
     opening = (1, [610, 430, 670, 476], True, 2, -0.2, 1e-4)
     risk, events = stage.update(Frame(0, 0.0, IMAGE), tracks([opening]))
     assert risk.lead_id == 1 and risk.ttc_s is None and risk.ttc2_s is None

@@ -1,11 +1,11 @@
 """The overlay's run: the pipeline on its own thread, Qt's event loop on the main thread.
 
-``fcw run`` builds the pipeline as for a headless run (``fcw.app.build_pipeline``), in
-sequence (``pipeline.threaded: false``); :class:`OverlayRun` then wraps its source in the
-playback control, adds the overlay sink and the window, and runs ``Pipeline.run`` on a thread.
-A seek resets the stateful stages (``fcw.runtime.reset_stages``). The only ways between the
-threads are the overlay sink (results, newest only) and the playback control (requests);
-closing the window stops the run and waits for its end record.
+``fcw run`` builds the parts of a run as for a headless one (``fcw.app.build_parts``), in
+sequence (``pipeline.threaded: false``); :class:`OverlayRun` puts the playback control around
+their source and the overlay sink among their sinks, assembles the pipeline from them once, and
+runs it on a thread. A seek resets the stateful stages (``Pipeline.reset``). The only ways
+between the threads are the overlay sink (results, newest only) and the playback control
+(requests); closing the window stops the run and waits for its end record.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from typing import Optional
 from PyQt6.QtCore import QObject, QTimer, QtMsgType, pyqtSignal, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication
 
+from fcw.app import PipelineParts
 from fcw.config import Config
 from fcw.errors import FcwError
-from fcw.pipeline import Pipeline
-from fcw.runtime import as_source_lost, exit_code, is_live, reset_stages, stop_signals
+from fcw.runtime import as_source_lost, exit_code, is_live, stop_signals
 from fcw.sinks.alert import AudibleAlert
 from fcw.sinks.base import RunSummary
 from fcw.sinks.events import EventLog
@@ -45,26 +45,25 @@ class _Signals(QObject):
 class OverlayRun:
     """A pipeline feeding an :class:`OverlayWindow`; ``start()`` it, close the window to stop."""
 
-    def __init__(self, pipeline: Pipeline, cfg: Config, audible: bool = True,
+    def __init__(self, parts: PipelineParts, cfg: Config, audible: bool = True,
                  screenshot_dir: Path = Path(".")) -> None:
         # Pause, step and seek act on the frame on screen, and its latency is timed from its
         # read: both need the frame shown to be the newest read, so no frame is read ahead.
-        if pipeline.threaded:
+        if parts.threaded:
             raise ValueError("the overlay needs a pipeline built with pipeline.threaded: false")
-        self.pipeline = pipeline
-        self.control = PlaybackControl(pipeline.stop)
-        self._watchdogs = [s for s in pipeline.sinks if isinstance(s, Watchdog)]
+        stop = threading.Event()
+        self.control = PlaybackControl(stop)
+        self._watchdogs = [s for s in parts.sinks if isinstance(s, Watchdog)]
         # often enough that no watchdog sees a pause as a stall
         every_s = min([w.stall_s / 4 for w in self._watchdogs] + [1.0])
-        self.source = ControlledSource(pipeline.source, self.control, on_seek=self._seeked,
+        self.source = ControlledSource(parts.source, self.control, on_seek=self._seeked,
                                        while_paused=self._paused, every_s=every_s)
-        pipeline.source = self.source
         self.sink = OverlaySink(self.source.read_at)
-        self.sound = AlertSound(cfg.alert, pipeline.sinks, audible)
+        self.sound = AlertSound(cfg.alert, parts.sinks, audible)
         alerts = [s for s in self.sound.sinks if isinstance(s, (GatedSink, AudibleAlert))]
         rest = [s for s in self.sound.sinks if s not in alerts]
         # The sound, then the screen, then the disk: what the driver needs first goes first.
-        pipeline.sinks = [*alerts, self.sink, *rest]
+        self.pipeline = parts.assemble(self.source, [*alerts, self.sink, *rest], stop)
         self._log = next((s for s in rest if isinstance(s, EventLog)), None)
         self.summary: Optional[RunSummary] = None
         self.error: Optional[BaseException] = None
@@ -99,7 +98,7 @@ class OverlayRun:
 
     def _seeked(self, last: Optional[Frame], target: int) -> None:
         """On the pipeline thread, between two frames."""
-        reset_stages(self.pipeline)
+        self.pipeline.reset()
         if self._log is not None:  # a reader of the events file must know frames repeat
             self._log.write_record({"type": "seek", "t": round(last.t_s, 6) if last else 0.0,
                                     "frame": last.index if last else 0, "to": target})
@@ -132,16 +131,16 @@ def _log_gui_error(kind: type[BaseException], exc: BaseException,
     log.error("overlay: %s: %s", kind.__name__, exc, exc_info=(kind, exc, tb))
 
 
-def run_overlay(pipeline: Pipeline, cfg: Config, screenshot: Optional[Path] = None,
+def run_overlay(parts: PipelineParts, cfg: Config, screenshot: Optional[Path] = None,
                 window_size: Optional[tuple[int, int]] = None) -> int:
     """Show the overlay until the window is closed (or, with ``screenshot``, the run ends)."""
     if screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     qt_handler = qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(["fcw"])
-    live = is_live(pipeline)  # before the playback control wraps the source
+    live = is_live(parts.source)  # not the playback control around it
     try:
-        run = OverlayRun(pipeline, cfg, audible=screenshot is None)
+        run = OverlayRun(parts, cfg, audible=screenshot is None)
     except BaseException:
         qInstallMessageHandler(qt_handler)
         raise

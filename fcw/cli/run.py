@@ -83,7 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     # Here, not at the top: `fcw --help` must not pay for OpenCV, ONNX Runtime and scipy.
-    from fcw.app import GroundTruthOptions, RunOptions, build_pipeline
+    from fcw.app import GroundTruthOptions, RunOptions, build_parts
     from fcw.config import load_config
     from fcw.errors import FcwError
     from fcw.runtime import run_pipeline
@@ -110,11 +110,11 @@ def main(args: argparse.Namespace) -> int:
                          tracks=args.tracks, max_frames=args.max_frames,
                          models_dir=args.models_dir, backend=args.backend,
                          status=not args.no_status, ground_truth=gt)
-    pipeline = build_pipeline(cfg, options)
+    parts = build_parts(cfg, options)
     if why is None:
         from ui.app import run_overlay  # PyQt6 only here, so a headless run works without it
 
-        return run_overlay(pipeline, cfg, args.screenshot, args.window_size)
+        return run_overlay(parts, cfg, args.screenshot, args.window_size)
     if why:
         print(f"fcw: {why}; running headless", file=sys.stderr)
-    return run_pipeline(pipeline)
+    return run_pipeline(parts.assemble())

@@ -67,9 +67,8 @@ class Corridor:
         return inside & (y > self.vp_y_px)
 
 
-def select_lead(tracks: Tracks, corridor: Corridor,
-                vehicle_mask: np.ndarray | None = None) -> int | None:
-    """Track id of the nearest confirmed vehicle in the corridor, or None.
+def select_lead(tracks: Tracks, corridor: Corridor) -> int | None:
+    """Track id of the nearest confirmed track (a vehicle) in the corridor, or None.
 
     Nearest is the lowest box bottom (largest y2): on a flat road that is the shortest range.
     There is no memory: a cut-in is the lead from the first frame its bottom centre is in the
@@ -81,8 +80,6 @@ def select_lead(tracks: Tracks, corridor: Corridor,
     x_bottom = 0.5 * (xyxy[:, 0] + xyxy[:, 2])
     y_bottom = xyxy[:, 3]
     ok = np.asarray(tracks.confirmed, bool) & corridor.contains(x_bottom, y_bottom)
-    if vehicle_mask is not None:
-        ok &= np.asarray(vehicle_mask, bool)
     if not ok.any():
         return None
     candidates = np.nonzero(ok)[0]

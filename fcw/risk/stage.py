@@ -15,7 +15,6 @@ import numpy as np
 from fcw.config import (
     CameraConfig,
     CorridorConfig,
-    LeadScaleConfig,
     PlausibilityConfig,
     WarningConfig,
 )
@@ -28,7 +27,6 @@ from fcw.risk.plausibility import (
     cut_by_bottom,
     log_rate_now,
 )
-from fcw.risk.scale import KeyframeAligner, LeadScaleFilter, to_gray
 from fcw.risk.ttc import (
     closing_speed_mps,
     headway_s,
@@ -37,6 +35,7 @@ from fcw.risk.ttc import (
     ttc_second_order,
 )
 from fcw.risk.warning import WarningStateMachine
+from fcw.scale.estimator import LeadScaleEstimator
 from fcw.types import (
     CameraGeometry,
     Event,
@@ -51,42 +50,40 @@ log = logging.getLogger(__name__)
 
 
 class RiskStage:
+    """``update(frame, tracks, light, geometry) -> (Risk, events)``; ``reset()``.
+
+    ``tracks`` are vehicles (the tracker keeps no other class). ``lead_scale``: the image
+    alignment's estimate of the lead's scale rate (fcw/scale/), injected; None reads the rates
+    from the boxes alone. ``red_light_decel_factor``: credit the ego's braking under a red
+    light (fcw/risk/braking.py); None never does.
+    """
+
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
-                 vehicle_class_ids: tuple[int, ...],
-                 lead_scale: LeadScaleConfig | None = None,
+                 lead_scale: LeadScaleEstimator | None = None,
                  red_light_decel_factor: float | None = None,
                  plausibility: PlausibilityConfig | None = None) -> None:
-        """``red_light_decel_factor``: credit the ego's braking under a red light (see
-        fcw/risk/braking.py); None never does."""
         self.camera = camera
         self.plausibility_cfg = (plausibility if plausibility is not None
                                  else PlausibilityConfig.model_validate({}))
-        self._last_reason: str | None = None
-        # Per track id, (capture time, box width, bottom row) of the recent frames the detector
-        # saw it in: kept for every track, so that a new lead (a cut-in) has its rates at once.
-        self._history: dict[int, list[tuple[float, float, float]]] = {}
         self.red_light_decel_factor = red_light_decel_factor
-        self._tau_dot = TauDotEstimator()
         self.corridor_cfg = corridor
         self.warning_cfg = warning
-        self.vehicle_class_ids = tuple(vehicle_class_ids)
-        self.state_machine = WarningStateMachine(warning)
+        self.lead_scale = lead_scale
         self._corridor: Corridor | None = None
-        self.lead_scale = lead_scale if lead_scale is not None and lead_scale.enabled else None
-        self._scale_filter = LeadScaleFilter(self.lead_scale) if self.lead_scale else None
-        self._aligner = (KeyframeAligner(max_patch_px=self.lead_scale.max_patch_px,
-                                         rekey_log_scale=self.lead_scale.rekey_log_scale)
-                         if self.lead_scale else None)
-        # (lead id, capture time) of the frame the scale filter last saw.
-        self._scale_prev: tuple[int, float] | None = None
         self._corridor_size: tuple[int, int] | None = None
+        self.reset()
 
     def reset(self) -> None:
         """Forget every lead, box history and warning, as a new stage would (a seek in a
         replay: a warning must not carry over a jump in time)."""
-        fresh = RiskStage(self.camera, self.corridor_cfg, self.warning_cfg, self.vehicle_class_ids,
-                          self.lead_scale, self.red_light_decel_factor, self.plausibility_cfg)
-        self.__dict__.update(fresh.__dict__)
+        self._last_reason: str | None = None
+        # Per track id, (capture time, box width, bottom row) of the recent frames the detector
+        # saw it in: kept for every track, so that a new lead (a cut-in) has its rates at once.
+        self._history: dict[int, list[tuple[float, float, float]]] = {}
+        self._tau_dot = TauDotEstimator()
+        self.state_machine = WarningStateMachine(self.warning_cfg)
+        if self.lead_scale is not None:
+            self.lead_scale.reset()
 
     def _corridor_for(self, frame: Frame, geometry: CameraGeometry | None = None) -> Corridor:
         """The ego corridor under the geometry stage's estimate (it follows the vanishing point
@@ -109,8 +106,7 @@ class RiskStage:
         if geometry is None:
             geometry = self.prior_geometry(frame)
         self._remember_boxes(frame.t_s, tracks)
-        vehicles = np.isin(tracks.class_id, self.vehicle_class_ids)
-        lead_id = select_lead(tracks, corridor, vehicles)
+        lead_id = select_lead(tracks, corridor)
 
         # Every quantity below is read from the current lead only, so after a cut-in or a
         # cut-out the new lead's TTC takes over from that frame on.
@@ -195,7 +191,7 @@ class RiskStage:
         check = check_lead(box, (frame.width, frame.height), since, age, horizon_y_px,
                            geometry.horizon_sigma_px, geometry.camera_height_m, estimates,
                            self.warning_cfg.min_track_age_s, self.plausibility_cfg,
-                           confirm_with="alignment" if self._scale_filter is not None else None)
+                           confirm_with="alignment" if self.lead_scale is not None else None)
         return check, accel, accel_var
 
     def _remember_boxes(self, t_s: float, tracks: Tracks) -> None:
@@ -222,41 +218,13 @@ class RiskStage:
         (whose variance is not known: infinite)."""
         accel, accel_var = float(tracks.scale_accel_per_s2[i]), math.inf
         estimates = []
-        aligned = self._scale_of_lead(frame, tracks, i)
-        if aligned is not None and np.isfinite(aligned).all() and aligned[1] > 0.0:
-            estimates.append(RateEstimate("alignment", aligned[0], aligned[1]))
-            accel, accel_var = aligned[2], aligned[3]
+        aligned = self.lead_scale.update(frame, tracks, i) if self.lead_scale else None
+        if aligned is not None and aligned.usable:
+            estimates.append(RateEstimate("alignment", aligned.rate_per_s, aligned.rate_var))
+            accel, accel_var = aligned.accel_per_s2, aligned.accel_var
         if not np.isfinite(accel):
             return estimates, 0.0, math.inf
         return estimates, accel, accel_var
-
-    def _scale_of_lead(self, frame: Frame, tracks: Tracks, i: int
-                       ) -> tuple[float, float, float, float] | None:
-        """(d ln w/dt, its variance, d2 ln w/dt2, its variance) of track i, the lead, from image
-        alignment;
-        None until it has enough steps (or when it is off)."""
-        box_estimate = (float(tracks.scale_rate_per_s[i]), float(tracks.scale_rate_var[i]),
-                        float(tracks.scale_accel_per_s2[i]))
-        f, aligner, prev = self._scale_filter, self._aligner, self._scale_prev
-        if f is None or aligner is None or self.lead_scale is None:
-            return None
-        lead_id, box = int(tracks.track_id[i]), tracks.xyxy[i]
-        gray = to_gray(frame.image)
-        # Vehicles whose box reaches lower in the image are nearer and may hide part of the lead.
-        occluders = tracks.xyxy[(tracks.xyxy[:, 3] > box[3]) & (tracks.track_id != lead_id)]
-        if prev is None or prev[0] != lead_id:
-            f.reset(*(box_estimate if np.isfinite(box_estimate).all() else (0.0, 1.0, 0.0)))
-            aligner.start(gray, box, 0.0, occluders)
-        else:
-            f.predict(frame.t_s - prev[1])
-            s = aligner.measure(gray, box, occluders) if aligner.active else None
-            # A new key where the filter puts the scale now.
-            if s is None or not f.update(s, float(box[2] - box[0])):
-                aligner.start(gray, box, f.log_scale, occluders)
-        self._scale_prev = (lead_id, frame.t_s)
-        if f.measurements < self.lead_scale.min_measurements:
-            return None
-        return f.rate_per_s, f.rate_var, f.accel_per_s2, f.accel_var
 
     def _geometry(self, frame: Frame, y_bottom_px: float, rate_per_s: float
                   ) -> tuple[float | None, float | None, float | None]:

@@ -14,6 +14,7 @@ from dt in seconds, so a dropped frame or a variable frame rate is just a larger
 from __future__ import annotations
 
 import numpy as np
+from filterpy.common import Q_continuous_white_noise
 from filterpy.kalman import KalmanFilter
 
 from fcw.config import TrackerConfig
@@ -62,28 +63,16 @@ def transition_matrix(dt_s: float, scale_rate_per_s: float = 0.0) -> np.ndarray:
     return F
 
 
-def _white_accel_block(dt_s: float, q: float) -> np.ndarray:
-    """Discretised continuous white acceleration of PSD q for a (position, velocity) pair."""
-    return q * np.array([[dt_s**3 / 3.0, dt_s**2 / 2.0],
-                         [dt_s**2 / 2.0, dt_s]])
-
-
-def _white_jerk_block(dt_s: float, q: float) -> np.ndarray:
-    """Discretised continuous white jerk of PSD q for a (position, velocity, acceleration)."""
-    return q * np.array([[dt_s**5 / 20.0, dt_s**4 / 8.0, dt_s**3 / 6.0],
-                         [dt_s**4 / 8.0, dt_s**3 / 3.0, dt_s**2 / 2.0],
-                         [dt_s**3 / 6.0, dt_s**2 / 2.0, dt_s]])
-
-
 def process_noise(dt_s: float, q_center_px2_s3: float, q_scale_jerk_per_s5: float,
                   q_aspect_per_s3: float) -> np.ndarray:
     """Q(dt) for the state above; each q is the PSD of the white noise driving that block."""
     Q = np.zeros((DIM_X, DIM_X))
     for pos, vel, q in ((CX, VCX, q_center_px2_s3), (CY, VCY, q_center_px2_s3),
                         (R_ASPECT, VR, q_aspect_per_s3)):
-        block = _white_accel_block(dt_s, q)
+        block = Q_continuous_white_noise(dim=2, dt=dt_s, spectral_density=q)
         Q[pos, pos], Q[pos, vel], Q[vel, pos], Q[vel, vel] = block.ravel()
-    Q[np.ix_(_SCALE_BLOCK, _SCALE_BLOCK)] = _white_jerk_block(dt_s, q_scale_jerk_per_s5)
+    Q[np.ix_(_SCALE_BLOCK, _SCALE_BLOCK)] = Q_continuous_white_noise(
+        dim=3, dt=dt_s, spectral_density=q_scale_jerk_per_s5)
     return Q
 
 

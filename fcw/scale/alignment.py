@@ -11,8 +11,7 @@ steps of well under 1% would carry the alignment's error into every step, and th
 drift; against a key the scale change is large (up to ``rekey_log_scale``) and its error is paid
 once. The key is renewed when the lead has grown that much, or when alignment fails.
 
-``LeadScaleFilter`` then tracks s = ln(image scale) with its rate and acceleration in a small
-Kalman filter, so TTC = 1 / ds/dt and the second-order TTC come with a covariance.
+fcw/scale/estimator.py filters the aligned scales of the lead into its rate and acceleration.
 """
 from __future__ import annotations
 
@@ -20,10 +19,8 @@ import math
 
 import cv2
 import numpy as np
-from filterpy.kalman import KalmanFilter
 
 from fcw.boxes import iou_matrix
-from fcw.config import LeadScaleConfig
 
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
 # Below this many pixels across, a patch holds too little texture for a 6-parameter warp: on
@@ -169,72 +166,3 @@ class KeyframeAligner:
         if abs(log_scale) > self.rekey_log_scale:
             self.start(gray, self.aligned_box(), s, occluders)
         return s
-
-
-class LeadScaleFilter:
-    """Kalman filter on x = [s, ds/dt, d2s/dt2] with s = ln(image scale) of one vehicle.
-
-    Each alignment measures s itself (H = [1, 0, 0]); its error does not accumulate over frames,
-    so the rate is as good as the span of frames the filter has seen.
-    """
-
-    def __init__(self, cfg: LeadScaleConfig) -> None:
-        self.cfg = cfg
-        self.kf = KalmanFilter(dim_x=3, dim_z=1)
-        self.kf.H = np.array([[1.0, 0.0, 0.0]])
-        self.measurements = 0
-
-    def reset(self, rate_per_s: float, rate_var: float, accel_per_s2: float = 0.0) -> None:
-        """Start over for a new lead, from the tracker's box-based estimate, at s = 0."""
-        self.kf.x = np.array([[0.0], [rate_per_s], [accel_per_s2]])
-        self.kf.P = np.diag([self.cfg.min_measurement_noise ** 2, max(rate_var, 1e-6),
-                             self.cfg.init_accel_std_per_s2 ** 2])
-        self.measurements = 0
-
-    def predict(self, dt_s: float) -> None:
-        if dt_s <= 0:
-            return
-        F = np.array([[1.0, dt_s, 0.5 * dt_s * dt_s], [0.0, 1.0, dt_s], [0.0, 0.0, 1.0]])
-        # Continuous white jerk of spectral density q.
-        q = self.cfg.q_jerk_per_s5
-        Q = q * np.array([[dt_s**5 / 20, dt_s**4 / 8, dt_s**3 / 6],
-                          [dt_s**4 / 8, dt_s**3 / 3, dt_s**2 / 2],
-                          [dt_s**3 / 6, dt_s**2 / 2, dt_s]])
-        self.kf.predict(F=F, Q=Q)
-
-    def measurement_noise(self, width_px: float) -> float:
-        """One-sigma error of s aligned on an object ``width_px`` wide: an alignment is good to
-        a fraction of a pixel, which is a larger share of a small object."""
-        return max(self.cfg.min_measurement_noise, self.cfg.alignment_noise_px / max(width_px, 1.0))
-
-    def update(self, log_scale: float, width_px: float) -> bool:
-        """Take one measurement of s; an outlier beyond ``gate_sigma`` is refused (False): an
-        alignment that slipped to another optimum jumps by several per cent at once, and the
-        caller takes a new key rather than follow it."""
-        R = self.measurement_noise(width_px) ** 2
-        S = float(self.kf.P[0, 0]) + R
-        if abs(log_scale - self.log_scale) > self.cfg.gate_sigma * math.sqrt(S):
-            return False
-        self.kf.update(np.array([[log_scale]]), R=np.array([[R]]))
-        self.measurements += 1
-        return True
-
-    @property
-    def log_scale(self) -> float:
-        return float(self.kf.x[0, 0])
-
-    @property
-    def rate_per_s(self) -> float:
-        return float(self.kf.x[1, 0])
-
-    @property
-    def rate_var(self) -> float:
-        return float(self.kf.P[1, 1])
-
-    @property
-    def accel_per_s2(self) -> float:
-        return float(self.kf.x[2, 0])
-
-    @property
-    def accel_var(self) -> float:
-        return float(self.kf.P[2, 2])
