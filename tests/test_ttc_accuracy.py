@@ -3,61 +3,47 @@
 Two figures per band, as TTC benchmarks separate them: the median relative error over the frames
 where fcw tracks the lead (a frame where it has the lead but no TTC counts as a 100% error), and
 the coverage, the fraction of the band's frames where fcw tracks the lead at all (how far the
-detector sees). They are printed (run with -s) and held against limits committed in
-tests/data/ttc_error_ceilings.json, which says how to move them as fcw improves.
+detector sees). They are printed (run with -s), held against limits committed in
+tests/data/ttc_error_ceilings.json, which says how they were set from the measurement, and
+against the README's figure (docs/figures/ttc_accuracy.json, written by
+``python -m benchmarks.readme write ttc_accuracy`` with the same functions).
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from fcw.app import GroundTruthOptions
-from fcw.config import load_config
-from fcw.eval.dataset import Clip
-from fcw.eval.runner import run_clip
-from fcw.eval.ttc import relative_errors as ttc_relative_errors
-from fcw.eval.ttc import ttc_pairs
-from fcw.labels import labels_path_for, load_labels
-from fcw.scenarios.kinematics import SCENARIOS
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # benchmarks/ is not installed with the package
 
-CEILINGS = json.loads((Path(__file__).parent / "data" / "ttc_error_ceilings.json").read_text())
-NHTSA = [n for n, s in SCENARIOS.items() if s.expect.warning == "required"]
+from benchmarks import readme as figures  # noqa: E402
 
-
-def relative_errors(video: Path, mode: str, models_dir: Path) -> np.ndarray:
-    """(true TTC, relative error) for every frame with a closing lead; the error is NaN where
-    fcw does not track the lead, and 1.0 (100%) where it tracks it but gives no TTC
-    (``fcw.eval.ttc``, the figures ``fcw eval`` reports)."""
-    labels_file = labels_path_for(video)
-    gt = GroundTruthOptions(labels_file, noise_px=2.0, seed=0) if mode == "ground_truth" else None
-    clip = Clip(video.stem, video, labels_file, load_labels(labels_file))
-    return ttc_relative_errors(ttc_pairs(run_clip(load_config(), clip, models_dir,
-                                                  ground_truth=gt)))
+CEILINGS = json.loads(figures.TTC_CEILINGS.read_text())
 
 
 @pytest.mark.parametrize("mode", ["detector", "ground_truth"])
 def test_ttc_error_per_band(rendered, models_dir, mode):
-    pairs = [p for name in NHTSA for p in relative_errors(rendered(name), mode, models_dir)]
-    ttc = np.array([p[0] for p in pairs])
-    err = np.array([p[1] for p in pairs])
+    pairs = [p for name in figures.nhtsa_scenarios()
+             for p in figures.ttc_relative_errors(rendered(name), mode, models_dir)]
+    fresh = figures.ttc_band_figures(pairs, CEILINGS["bands_s"])
     failures = []
-    limits = zip(CEILINGS["bands_s"], CEILINGS["ceilings"][mode], CEILINGS["coverage_floors"][mode])
-    for (lo, hi), ceiling, floor in limits:
-        band = err[(ttc >= lo) & (ttc < hi)]
-        tracked = band[~np.isnan(band)]
-        assert len(tracked) > 30, f"too few tracked frames with true TTC in [{lo}, {hi}) s"
-        median = float(np.median(tracked))
-        coverage = len(tracked) / len(band)
-        within = float((tracked <= 0.10).mean())
-        print(f"TTC {mode} [{lo:.0f}-{hi:.0f} s): median error {median:.1%} "
-              f"(ceiling {ceiling:.0%}), "
-              f"{within:.0%} of {len(tracked)} tracked frames within 10%; "
-              f"lead tracked in {coverage:.0%} of {len(band)} frames (floor {floor:.0%})")
-        if median > ceiling:
-            failures.append(f"[{lo}, {hi}) s: median {median:.3f} > ceiling {ceiling}")
-        if coverage < floor:
-            failures.append(f"[{lo}, {hi}) s: coverage {coverage:.3f} < floor {floor}")
+    limits = zip(fresh.items(), CEILINGS["ceilings"][mode], CEILINGS["coverage_floors"][mode])
+    for (band, f), ceiling, floor in limits:
+        assert f["tracked"] > 30, f"too few tracked frames with true TTC in {band}"
+        print(f"TTC {mode} [{band}): median error {f['median_rel_error']:.1%} "
+              f"(ceiling {ceiling:.1%}), {f['within_10pct']:.0%} of {f['tracked']} tracked "
+              f"frames within 10%; lead tracked in {f['coverage']:.0%} of {f['frames']} frames "
+              f"(floor {floor:.0%})")
+        if f["median_rel_error"] > ceiling:
+            failures.append(f"{band}: median {f['median_rel_error']:.4f} > ceiling {ceiling}")
+        if f["coverage"] < floor:
+            failures.append(f"{band}: coverage {f['coverage']:.4f} < floor {floor}")
     assert not failures, "; ".join(failures)
+    # The README's table must be what this run measures.
+    committed = figures.load("ttc_accuracy")["values"][mode]
+    assert figures.differences("ttc_accuracy", fresh, committed) == [], (
+        "the README's TTC accuracy moved: python -m benchmarks.readme write ttc_accuracy && "
+        "python -m benchmarks.readme render")

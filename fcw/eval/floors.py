@@ -29,10 +29,17 @@ def margin_limit(value: float, better: str) -> float:
     return math.ceil((value * 1.2 + 0.01) * 1000) / 1000
 
 
+#: How margin_limit sets each limit, appended to every floors file's "about".
+MARGIN_ABOUT = ("Margin (fcw/eval/floors.py, margin_limit): each 'min' is the measured figure less "
+                "5% of it (at least 0.03), rounded down to 0.001; each 'max' is 1.2x the measured "
+                "figure plus 0.01, rounded up; 'measured' holds the figures of the run they were "
+                "set from.")
+
+
 def make_floors(figures: dict[str, tuple[float, str]], dataset: list[str], about: str = ABOUT,
                 **meta: Any) -> dict[str, Any]:
     """The floors file's content; ``meta`` (e.g. the model) is recorded beside the dataset."""
-    return {"about": about, "dataset": dataset, **meta,
+    return {"about": f"{about} {MARGIN_ABOUT}", "dataset": dataset, **meta,
             "floors": {k: {b: margin_limit(v, b)} for k, (v, b) in sorted(figures.items())},
             "measured": {k: round(v, 4) for k, (v, _) in sorted(figures.items())}}
 

@@ -1,0 +1,1 @@
+"""Benchmarks and figure writers: `python -m benchmarks.NAME`."""
