@@ -9,6 +9,14 @@ stage's median ms per frame and, where the drive's calibration gives it, the tru
 - PandaSet (city_sf_pandaset/intrinsics.json, poses.json): the row of the world's horizontal
   direction ahead, from each frame's camera orientation (world z is up).
 
+It also prints what the road's bend from image motion (fcw/geometry/motion.py) says on each
+drive, which all run straight or nearly so: the largest motion bend, as the offset it gives the
+corridor's centre 5% of the frame height under the horizon (% of the width; the lanes take
+1.5% for a bend), the measured speed (camera heights a second) and the stage's ms per frame
+without the motion. Then the bend's error on the rendered curve (parked_on_curve, 400 m radius,
+two mounts) with the lane markings drawn and without them, against the renderer's own
+f^2 h kappa / 2.
+
 With --png DIR it draws the estimate (green: horizon and vanishing point, yellow: the prior,
 blue: the corridor) on a few frames of each drive, to look at.
 
@@ -28,12 +36,12 @@ import numpy as np
 
 from engines.spec import load_spec
 from fcw.app import RunOptions, build_detector
-from fcw.config import load_config
+from fcw.config import CameraConfig, GeometryConfig, load_config
 from fcw.geometry import GeometryStage
 from fcw.risk.lead import Corridor
 from fcw.sources.images import read_image
 from fcw.tracking.tracker import Tracker
-from fcw.types import CameraGeometry, Frame
+from fcw.types import CameraGeometry, Frame, Tracks
 
 SHARED = Path(os.environ.get("FCW_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 DRIVES = SHARED / "data" / "real-drives"
@@ -117,13 +125,15 @@ def main() -> None:
     drives = ["kitti_stop_and_go", "city_sf_pandaset", "highway_solid_white_right.mp4",
               "motorway_dawn.mp4", "night_highway.mp4", "highway_traffic.mp4"]
     print(f"{'drive':<32}{'horizon px':>11}{'sigma':>7}{'true':>8}{'error':>7}{'vp_x':>7}"
-          f"{'ms/frame':>9}  source")
+          f"{'ms/frame':>9}{'no motion':>10}{'motion bend %':>14}{'speed h/s':>10}  source")
+    no_motion = {"geometry": cfg.camera.geometry.model_copy(update={"motion_enabled": False})}
     for name in drives:
         true_fn, height, focal = truth.get(name, (None, None, None))
         camera = (cfg.camera.model_copy(update={"height_m": height, "focal_px": focal})
                   if height else cfg.camera)
         stage, tracker = GeometryStage(camera, cars), Tracker(cfg.tracker, spec.vehicle_class_ids)
-        ms, shots, g = [], [], None
+        plain = GeometryStage(camera.model_copy(update=no_motion), cars)
+        ms, ms_plain, bends, speeds, shots, g = [], [], [], [], [], None
         frames = list(frames_of(DRIVES / name))
         picks = set(np.linspace(0, len(frames) - 1, 4).astype(int))
         for frame in frames:
@@ -131,6 +141,11 @@ def main() -> None:
             t0 = time.perf_counter()
             g = stage.update(frame, tracks)
             ms.append((time.perf_counter() - t0) * 1e3)
+            t0 = time.perf_counter()
+            plain.update(frame, tracks)
+            ms_plain.append((time.perf_counter() - t0) * 1e3)
+            bends.append(stage.motion_bend_px2)
+            speeds.append(stage.motion_speed_hps)
             if args.png and frame.index in picks:
                 corridor = Corridor.from_geometry(g, cfg.corridor, frame.width, frame.height)
                 shots.append(draw(frame, g, stage.prior(frame.width, frame.height), corridor))
@@ -138,13 +153,53 @@ def main() -> None:
             raise SystemExit(f"{DRIVES / name}: no frames")
         true = true_fn() if true_fn else None
         err = f"{g.horizon_y_px - true:+7.1f}" if true is not None else f"{'':>7}"
+        w, h = frames[0].width, frames[0].height
+        worst = float(np.abs(bends).max()) / (0.05 * h) / w * 100
         print(f"{name:<32}{g.horizon_y_px:>11.1f}{g.horizon_sigma_px:>7.1f}"
               f"{true if true is not None else float('nan'):>8.1f}{err}{g.vp_x_px:>7.0f}"
-              f"{np.median(ms):>9.2f}  {g.source}")
+              f"{np.mean(ms):>9.2f}{np.mean(ms_plain):>10.2f}{worst:>14.2f}{max(speeds):>10.1f}"
+              f"  {g.source}")
         if args.png:
             args.png.mkdir(parents=True, exist_ok=True)
             for i, img in enumerate(shots):
                 cv2.imwrite(str(args.png / f"{name.split('.')[0]}_{i}.png"), img)
+    curve_bends()
+
+
+def curve_bends(seconds: float = 4.0) -> None:
+    """The bend on the rendered 400 m curve, markings drawn or not, the motion on or off; the
+    stage gets the true boxes as tracks (the detector is not what is measured here)."""
+    from fcw.scenarios.camera import get_camera
+    from fcw.scenarios.kinematics import get_scenario
+    from fcw.scenarios.render import iter_scenario
+    from fcw.scenarios.world import RoadLayout
+
+    scn = get_scenario("parked_on_curve")
+    print(f"\n{'parked_on_curve, 10 fps':<26}{'markings':>9}{'motion':>7}{'true px^2':>10}"
+          f"{'bend px^2':>10}{'error':>7}{'from':>9}  (median over the last 2 s)")
+    for camera in ("centred", "windscreen"):
+        cam = get_camera(camera)
+        true = cam.focal_px ** 2 * cam.height_m * scn.curvature_per_m / 2
+        for markings, motion in ((True, True), (False, True), (False, False)):
+            geo = GeometryConfig(motion_enabled=motion)
+            stage = GeometryStage(CameraConfig(height_m=cam.height_m, geometry=geo), (2,))
+            got = []
+            layout = RoadLayout(markings=markings)
+            for i, (img, labels) in enumerate(iter_scenario(scn, cam, fps=10, layout=layout)):
+                n = len(labels.boxes)
+                z = np.zeros(n)
+                tracks = Tracks(np.array([b.track_id for b in labels.boxes], np.int64),
+                                np.array([b.xyxy for b in labels.boxes], np.float32).reshape(n, 4),
+                                np.ones(n, np.float32), np.full(n, 2, np.int32),
+                                np.ones(n, bool), z, z.copy(), z.copy())
+                g = stage.update(Frame(i, i / 10, img), tracks)
+                got.append(g.bend_px2)
+                if i >= seconds * 10:
+                    break
+            bend = float(np.median(got[-20:]))
+            source = "motion" if "motion" in g.source else ("lanes" if bend else "-")
+            print(f"{camera:<26}{'yes' if markings else 'no':>9}{'on' if motion else 'off':>7}"
+                  f"{true:>10.0f}{bend:>10.0f}{bend / true - 1:>+7.0%}{source:>9}")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,23 @@ class GeometryConfig(_Section):
     # A bend that moves the corridor's centre less than this (fraction of the width) 5% of the
     # frame height under the horizon is the lane pass's noise: the road is taken as straight.
     min_bend_offset_frac: float = Field(0.015, ge=0.0, le=1.0)
+    # Where the markings give no bend, the path's curvature from the road's image motion
+    # (fcw/geometry/motion.py): road corners tracked over motion_gap_s of frame time from each
+    # sample, whose steps are known to motion_noise_frac of the width (one sigma); no sample
+    # from fewer than motion_min_points agreeing corners or below motion_min_speed_hps (camera
+    # heights a second: 5.2 m/s, 19 km/h at 1.3 m) or with the speed's own sigma above
+    # motion_max_speed_rel_sigma of it (the flow fits no forward motion). The bend's sigma is
+    # no better than motion_floor_frac (judged like min_bend_offset_frac), and a bend within
+    # motion_min_sigmas of straight is straight.
+    motion_enabled: bool = True
+    motion_gap_s: float = Field(0.1, gt=0.0, le=2.0)
+    motion_max_points: int = Field(200, ge=8, le=2000)
+    motion_min_points: int = Field(20, ge=4)
+    motion_noise_frac: float = Field(0.0015, gt=0.0, le=0.1)
+    motion_min_speed_hps: float = Field(4.0, gt=0.0)
+    motion_max_speed_rel_sigma: float = Field(0.15, gt=0.0)
+    motion_floor_frac: float = Field(0.005, gt=0.0, le=1.0)
+    motion_min_sigmas: float = Field(2.0, ge=0.0)
     # A "geometry" event when the estimate has moved this far (fraction of the frame height)
     # since the last one; the far crop is moved when the vanishing point has moved this far.
     event_shift_frac: float = Field(0.01, gt=0.0, le=1.0)

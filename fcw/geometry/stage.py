@@ -5,6 +5,9 @@ Two kinds of evidence, sampled a few times a second of frame time:
 - cars straight ahead: a car W metres wide standing on the road, w pixels wide with its bottom
   at row y_b, puts the horizon at y_b - (h / W) w (fcw/geometry/ground.py).
 
+The road's bend comes from the markings where they are seen and otherwise from the image's
+motion: the path's curvature from the yaw rate over the speed (fcw/geometry/motion.py).
+
 Each kind keeps its samples over a window of frame time; its estimate is their median, whose
 sigma falls as samples accrue, down to a floor for the method's own bias. The estimate is the
 inverse-variance mean of the prior and both, and the published value follows it slowly: a mount
@@ -33,6 +36,7 @@ from fcw.geometry.ground import (
     step_towards,
 )
 from fcw.geometry.lanes import find_lane_segments
+from fcw.geometry.motion import EgoMotion, RoadFlow, RoadFlowTracker, fit_ego_motion
 from fcw.types import CameraGeometry, Event, Frame, Tracks
 
 # Boxes closer than this to a frame edge are cut by it: their width is not the vehicle's.
@@ -52,6 +56,8 @@ class GeometryStage:
         self.cfg = camera.geometry
         self.car_class_ids = np.asarray(car_class_ids, np.int64)
         self.height_m = camera.height_m or self.cfg.prior_height_m
+        self._flow = RoadFlowTracker(self.cfg.motion_gap_s, self.cfg.work_width_px,
+                                     self.cfg.motion_max_points)
         self.reset()
 
     def reset(self) -> None:
@@ -63,10 +69,22 @@ class GeometryStage:
         self._t_prev: float | None = None
         self._y = self._x = 0.0
         self._bends: deque[tuple[float, float]] = deque()              # (t_s, bend or NaN)
+        # (t_s, bend, sigma, speed in camera heights a second)
+        self._motion: deque[tuple[float, float, float, float]] = deque()
+        # (t_s, horizon y, vanishing point x, horizon tilt) of the road's flow
+        self._foe: deque[tuple[float, float, float, float]] = deque()
+        self._flow.reset()
+        # RANSAC's draws: seeded, so that a replay gives the same estimates.
+        self._rng = np.random.default_rng(0)
         self._reported: CameraGeometry | None = None
         self._crop: tuple[float, float] | None = None
         self._events: list[Event] = []
         self.last: CameraGeometry | None = None
+        #: the bend the image's motion alone gives now (px^2; 0: straight or not known), used
+        #: where the markings give none; and its samples' median speed in camera heights a
+        #: second (0 without samples)
+        self.motion_bend_px2 = 0.0
+        self.motion_speed_hps = 0.0
 
     def prior(self, width_px: int, height_px: int) -> CameraGeometry:
         """The config's geometry for a frame of this size: what the stage starts from."""
@@ -103,10 +121,13 @@ class GeometryStage:
             self._y, self._x = p.horizon_y_px, p.vp_x_px
         if self._t_prev is not None and t < self._t_prev:
             self._next_sample_t = None  # a replay sought back: sample on from here
-        if self._next_sample_t is None or t >= self._next_sample_t:
+        sample = self._next_sample_t is None or t >= self._next_sample_t
+        if sample:
             self._sample_lanes(frame, tracks)
             self._sample_vehicles(tracks, w, h, t)
             self._next_sample_t = t + self.cfg.sample_interval_s
+        if self.cfg.motion_enabled:
+            self._sample_motion(frame, tracks, sample)
         while self._lanes and self._lanes[0][0] < t - self.cfg.window_s:
             self._lanes.popleft()
         while self._vehicles and self._vehicles[0][0] < t - self.cfg.window_s:
@@ -164,20 +185,85 @@ class GeometryStage:
                 self._lanes.append((frame.t_s, heading_x, y))
         self._bends.append((frame.t_s, bend))
 
+    def _sample_motion(self, frame: Frame, tracks: Tracks, start: bool) -> None:
+        """Finishes a pending flow measurement when its gap has passed, and starts one at each
+        sample time. Every vehicle box, confirmed or not, is kept out: cars move on their own."""
+        w, h = frame.width, frame.height
+        boxes = np.asarray(tracks.xyxy, float).reshape(-1, 4)
+        boxes = boxes[np.isfinite(boxes).all(axis=1)]
+        flow = self._flow.update(frame.t_s, frame.image, boxes)
+        if flow is not None:
+            self._fit_motion(flow, frame.t_s, w, h)
+        if start and not self._flow.waiting:
+            self._flow.start(frame.t_s, frame.image, self._y, boxes)
+
+    def _fit_motion(self, flow: RoadFlow, t_s: float, w: int, h: int) -> None:
+        """Two fits of the flow: one with the focus of expansion free, whose medians over
+        ``window_s`` say where the road's flow comes from (a mount's pitch, roll and yaw, which
+        bias the bend 70% when left out); then, once three such say where it is, the bend with
+        the focus held there."""
+        cfg = self.cfg
+        focal_px = self.camera.focal_px or cfg.prior_focal_frac * w
+        centre, noise_px = (0.5 * w, 0.5 * h), cfg.motion_noise_frac * w
+
+        def usable(m: EgoMotion | None) -> bool:
+            return (m is not None and m.n_inliers >= cfg.motion_min_points
+                    and m.speed_per_px_s * focal_px >= cfg.motion_min_speed_hps
+                    and math.sqrt(m.cov[0, 0]) <= cfg.motion_max_speed_rel_sigma
+                    * m.speed_per_px_s)
+
+        free = fit_ego_motion(flow, self._y, self._x, 0.0, centre, focal_px, noise_px,
+                              self._rng, free_horizon=True, max_shift_px=cfg.max_offset_frac * h)
+        if free is not None and usable(free):
+            self._foe.append((t_s, free.horizon_y_px, free.vp_x_px, free.tilt))
+        while self._foe and self._foe[0][0] < t_s - cfg.window_s:
+            self._foe.popleft()
+        if len(self._foe) < 3:
+            return
+        y_h, x_v, tilt = (float(v) for v in np.median(np.array(self._foe)[:, 1:], axis=0))
+        motion = fit_ego_motion(flow, y_h, x_v, tilt, centre, focal_px, noise_px, self._rng)
+        if motion is not None and usable(motion):
+            bend, sigma = motion.bend_px2(), motion.bend_sigma_px2()
+            if math.isfinite(bend) and math.isfinite(sigma):
+                self._motion.append((t_s, bend, sigma, motion.speed_per_px_s * focal_px))
+
+    def _motion_bend(self, w: int, h: int) -> float:
+        """The median motion bend over the window, or straight (0) unless it lies
+        ``motion_min_sigmas`` from straight: its sigma is the samples' spread or their own
+        sigma, whichever is larger, no better than the floor."""
+        cfg = self.cfg
+        samples = np.array([s[1:3] for s in self._motion], float).reshape(-1, 2)
+        self.motion_speed_hps = (float(np.median([s[3] for s in self._motion]))
+                                 if self._motion else 0.0)
+        if len(samples) < 3:
+            return 0.0
+        floor = cfg.motion_floor_frac * w * _BEND_JUDGED_AT_FRAC * h
+        bend, sigma = median_and_sigma(samples[:, 0], floor)
+        sigma = max(sigma, 1.25 * float(np.median(samples[:, 1])) / math.sqrt(len(samples)))
+        return bend if abs(bend) >= cfg.motion_min_sigmas * sigma else 0.0
+
     def _min_bend(self, w: int, h: int) -> float:
         """The smallest bend taken for one (px^2): less is the lane pass's noise."""
         return self.cfg.min_bend_offset_frac * w * _BEND_JUDGED_AT_FRAC * h
 
-    def _bend_now(self, t_s: float) -> float:
-        """The median bend over the last ``bend_window_s``; a straight road (0) unless lanes
-        were found in at least half of its samples: one stray fit does not bend the corridor."""
+    def _bend_now(self, t_s: float, w: int, h: int) -> tuple[float, bool]:
+        """(bend, from motion): the lanes' median bend over the last ``bend_window_s`` when
+        lanes were found in at least half of its samples (one stray fit does not bend the
+        corridor); else the motion's (:meth:`_motion_bend`).
+
+        The two are not fused: the markings show the road ahead, the motion only the path
+        driven in the last second or two, which lags a bend's start and end and reads a lane
+        change as a bend. Where markings are seen they are the better witness."""
         while self._bends and self._bends[0][0] < t_s - self.cfg.bend_window_s:
             self._bends.popleft()
+        while self._motion and self._motion[0][0] < t_s - self.cfg.bend_window_s:
+            self._motion.popleft()
+        self.motion_bend_px2 = self._motion_bend(w, h)
         values = np.array([b for _, b in self._bends], float)
         found = values[np.isfinite(values)]
-        if len(found) < max(2, 0.5 * len(values)):
-            return 0.0
-        return float(np.median(found))
+        if len(found) >= max(2, 0.5 * len(values)):
+            return float(np.median(found)), False
+        return self.motion_bend_px2, True
 
     def _sample_vehicles(self, tracks: Tracks, w: int, h: int, t_s: float) -> None:
         if len(tracks) == 0:
@@ -230,9 +316,11 @@ class GeometryStage:
         weights = {"lanes": lanes_y[1], "vehicles": cars_y[1]}
         used = [k for k, s in weights.items() if math.isfinite(s) and (sigma_y / s) ** 2 >= 0.1]
         # Bends are judged by the offset they give 5% of the frame height under the horizon.
-        bend = self._bend_now(t_s)
+        bend, from_motion = self._bend_now(t_s, w, h)
         if abs(bend) < self._min_bend(w, h):
             bend = 0.0
+        if from_motion and bend != 0.0:
+            used.append("motion")
         max_bend = cfg.max_bend_offset_frac * w * _BEND_JUDGED_AT_FRAC * h
         return CameraGeometry(
             horizon_y_px=self._y, vp_x_px=self._x, camera_height_m=self.height_m,

@@ -40,7 +40,7 @@ from fcw.scenarios.kinematics import (
 )
 from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.vehicle import draw_vehicle, vehicle_box
-from fcw.scenarios.world import World
+from fcw.scenarios.world import RoadLayout, World
 
 
 def _occlusion(box: np.ndarray, nearer: list[np.ndarray]) -> float:
@@ -115,15 +115,17 @@ def render_image(scn: Scenario, cam: PinholeCamera, world: World, t_s: float,
     return world.finish(img, rng)
 
 
-def scenario_world(scn: Scenario, cam: PinholeCamera, seed: int = 0) -> World:
-    """The background renderer for ``scn`` seen by ``cam``."""
-    return World(cam.level_canvas()[0], seed, curvature_per_m=scn.curvature_per_m)
+def scenario_world(scn: Scenario, cam: PinholeCamera, seed: int = 0,
+                   layout: RoadLayout | None = None) -> World:
+    """The background renderer for ``scn`` seen by ``cam`` (``layout``: the default road)."""
+    return World(cam.level_canvas()[0], seed, layout or RoadLayout(),
+                  curvature_per_m=scn.curvature_per_m)
 
 
-def iter_scenario(scn: Scenario, cam: PinholeCamera, fps: float = 30.0,
-                  seed: int = 0) -> Iterator[tuple[np.ndarray, FrameLabels]]:
+def iter_scenario(scn: Scenario, cam: PinholeCamera, fps: float = 30.0, seed: int = 0,
+                  layout: RoadLayout | None = None) -> Iterator[tuple[np.ndarray, FrameLabels]]:
     """(image, labels) for every frame of the clip, in order."""
-    world = scenario_world(scn, cam, seed)
+    world = scenario_world(scn, cam, seed, layout)
     for i, t in enumerate(frame_times_s(scn, fps)):
         rng = np.random.default_rng([seed, i])
         yield render_image(scn, cam, world, t, rng), frame_labels(scn, cam, i, t)

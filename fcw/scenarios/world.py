@@ -26,6 +26,8 @@ class RoadLayout:
     dash_length_m: float = 3.0
     dash_period_m: float = 12.0
     draw_distance_m: float = 300.0
+    # False: a road without painted lines (a rural road, snow), for what must work without them.
+    markings: bool = True
 
     @property
     def edge_m(self) -> float:
@@ -136,7 +138,7 @@ class World:
         # Woods and hills behind the verge: a real roadside is busy, and detectors trained on
         # real photographs read a car against an empty horizon as something else.
         self._draw_woods(out, rng)
-        for s, colour in ((-1, (70, 190, 215)), (1, (228, 228, 228))):
+        for s, colour in ((-1, (70, 190, 215)), (1, (228, 228, 228))) if lay.markings else ():
             uv = _strip(cam, s * lay.edge_m, lay.marking_width_m, _NEAR_M, lay.draw_distance_m,
                         self.curvature_per_m)
             if uv is not None:
@@ -184,7 +186,7 @@ class World:
         ground = img[hz:].astype(np.float32) + (tex * self._tex_amp)[..., None]
         img[hz:] = np.clip(ground, 0, 255).astype(np.uint8)
         first = np.floor((ego_travel_m + _NEAR_M) / lay.dash_period_m) * lay.dash_period_m
-        for k in range(int(lay.draw_distance_m / lay.dash_period_m) + 2):
+        for k in range(int(lay.draw_distance_m / lay.dash_period_m) + 2 if lay.markings else 0):
             start = first + k * lay.dash_period_m - ego_travel_m
             z0, z1 = max(start, _NEAR_M), start + lay.dash_length_m
             if z1 <= z0:
