@@ -30,14 +30,16 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from engines.spec import load_spec
+from engines.spec import ModelSpec, load_spec
 from fcw.app import RunOptions, build_detector
-from fcw.config import CameraConfig, GeometryConfig, load_config
+from fcw.config import CameraConfig, Config, GeometryConfig, load_config
 from fcw.geometry import GeometryStage
+from fcw.pipeline import DetectorStage
 from fcw.risk.lead import Corridor
 from fcw.sources.images import read_image
 from fcw.tracking.tracker import Tracker
@@ -109,97 +111,157 @@ def draw(frame: Frame, g: CameraGeometry, prior: CameraGeometry, corridor: Corri
     return img
 
 
+# Camera heights and focal lengths: KITTI's from its setup paper and calib.txt; PandaSet's from
+# its poses (z, metres over the world origin on the road) and intrinsics.json.
+TRUTH = {"kitti_stop_and_go": (kitti_true_horizon_px, 1.65, 721.5),
+         "city_sf_pandaset": (pandaset_true_horizon_px, 1.8, 1970.0)}
+DRIVE_NAMES = ("kitti_stop_and_go", "city_sf_pandaset", "highway_solid_white_right.mp4",
+               "motorway_dawn.mp4", "night_highway.mp4", "highway_traffic.mp4")
+CURVE_CAMERAS = ("centred", "windscreen")
+# (lane markings drawn, motion on): the lanes' bend, the motion's alone, neither.
+CURVE_CASES = ((True, True), (False, True), (False, False))
+
+
+def curve_case(markings: bool, motion: bool) -> str:
+    """A curve case's key in the figures: what the stage is given."""
+    return f"{'markings' if markings else 'no markings'}, motion {'on' if motion else 'off'}"
+
+
+def drive_figures(name: str, cfg: Config, spec: ModelSpec, detector: DetectorStage,
+                  png: Path | None = None) -> dict[str, Any]:
+    """One drive: the final horizon row, its sigma and source, the vanishing point's column,
+    the true horizon row and the error where the calibration gives them (the error also as a
+    pitch angle at the drive's focal length), the largest motion bend as the corridor offset it
+    gives (% of the width 5% of the height under the horizon), the largest measured speed
+    (camera heights a second), and the stage's mean ms per frame with the motion and without it
+    (a timing). With ``png``, four annotated frames are written there."""
+    true_fn, height, focal = TRUTH.get(name, (None, None, None))
+    camera = (cfg.camera.model_copy(update={"height_m": height, "focal_px": focal})
+              if height else cfg.camera)
+    cars = spec.class_ids(("car",))
+    stage, tracker = GeometryStage(camera, cars), Tracker(cfg.tracker, spec.vehicle_class_ids)
+    no_motion = {"geometry": cfg.camera.geometry.model_copy(update={"motion_enabled": False})}
+    plain = GeometryStage(camera.model_copy(update=no_motion), cars)
+    ms, ms_plain, bends, speeds, shots, g = [], [], [], [], [], None
+    frames = list(frames_of(DRIVES / name))
+    picks = set(np.linspace(0, len(frames) - 1, 4).astype(int))
+    for frame in frames:
+        tracks = tracker.update(frame.t_s, detector.update(frame))
+        t0 = time.perf_counter()
+        g = stage.update(frame, tracks)
+        ms.append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter()
+        plain.update(frame, tracks)
+        ms_plain.append((time.perf_counter() - t0) * 1e3)
+        bends.append(stage.motion_bend_px2)
+        speeds.append(stage.motion_speed_hps)
+        if png and frame.index in picks:
+            corridor = Corridor.from_geometry(g, cfg.corridor, frame.width, frame.height)
+            shots.append(draw(frame, g, stage.prior(frame.width, frame.height), corridor))
+    if g is None:
+        raise SystemExit(f"{DRIVES / name}: no frames")
+    if png:
+        png.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(shots):
+            cv2.imwrite(str(png / f"{name.split('.')[0]}_{i}.png"), img)
+    w, h = frames[0].width, frames[0].height
+    true = true_fn() if true_fn else None
+    err = g.horizon_y_px - true if true is not None else None
+    return {"size": [w, h], "frames": len(frames),
+            "horizon_y_px": round(g.horizon_y_px, 2),
+            "horizon_sigma_px": round(g.horizon_sigma_px, 2),
+            "true_horizon_y_px": round(true, 2) if true is not None else None,
+            "error_px": round(err, 2) if err is not None else None,
+            "error_deg": (round(float(np.degrees(np.arctan2(err, focal))), 3)
+                          if err is not None and focal else None),
+            "vp_x_px": round(g.vp_x_px, 1), "source": g.source,
+            "motion_bend_pct": round(float(np.abs(bends).max()) / (0.05 * h) / w * 100, 2),
+            "motion_speed_hps": round(max(speeds), 2),
+            "ms_per_frame": round(float(np.mean(ms)), 2),
+            "ms_no_motion": round(float(np.mean(ms_plain)), 2)}
+
+
+def measure_drives(names: tuple[str, ...] = DRIVE_NAMES, config: Path | None = None,
+                   png: Path | None = None) -> dict[str, dict[str, Any]]:
+    """``drive_figures`` for each drive, with the real detector and the config's settings."""
+    cfg = load_config(config)
+    spec = load_spec(cfg.detector.model)
+    detector, _ = build_detector(cfg, spec, RunOptions(source=""))
+    return {name: drive_figures(name, cfg, spec, detector, png) for name in names}
+
+
+def print_drives(rows: dict[str, dict[str, Any]]) -> None:
+    print(f"{'drive':<32}{'horizon px':>11}{'sigma':>7}{'true':>8}{'error':>7}{'vp_x':>7}"
+          f"{'ms/frame':>9}{'no motion':>10}{'motion bend %':>14}{'speed h/s':>10}  source")
+    for name, r in rows.items():
+        true = r["true_horizon_y_px"]
+        err = f"{r['error_px']:+7.1f}" if r["error_px"] is not None else f"{'':>7}"
+        print(f"{name:<32}{r['horizon_y_px']:>11.1f}{r['horizon_sigma_px']:>7.1f}"
+              f"{true if true is not None else float('nan'):>8.1f}{err}{r['vp_x_px']:>7.0f}"
+              f"{r['ms_per_frame']:>9.2f}{r['ms_no_motion']:>10.2f}"
+              f"{r['motion_bend_pct']:>14.2f}{r['motion_speed_hps']:>10.1f}  {r['source']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--png", type=Path, help="folder for annotated frames")
     ap.add_argument("--config", type=Path)
     args = ap.parse_args()
-    cfg = load_config(args.config)
-    spec = load_spec(cfg.detector.model)
-    detector, _ = build_detector(cfg, spec, RunOptions(source=""))
-    cars = spec.class_ids(("car",))
-    # Camera heights and focal lengths: KITTI's from its setup paper and calib.txt; PandaSet's
-    # from its poses (z, metres over the world origin on the road) and intrinsics.json.
-    truth = {"kitti_stop_and_go": (kitti_true_horizon_px, 1.65, 721.5),
-             "city_sf_pandaset": (pandaset_true_horizon_px, 1.8, 1970.0)}
-    drives = ["kitti_stop_and_go", "city_sf_pandaset", "highway_solid_white_right.mp4",
-              "motorway_dawn.mp4", "night_highway.mp4", "highway_traffic.mp4"]
-    print(f"{'drive':<32}{'horizon px':>11}{'sigma':>7}{'true':>8}{'error':>7}{'vp_x':>7}"
-          f"{'ms/frame':>9}{'no motion':>10}{'motion bend %':>14}{'speed h/s':>10}  source")
-    no_motion = {"geometry": cfg.camera.geometry.model_copy(update={"motion_enabled": False})}
-    for name in drives:
-        true_fn, height, focal = truth.get(name, (None, None, None))
-        camera = (cfg.camera.model_copy(update={"height_m": height, "focal_px": focal})
-                  if height else cfg.camera)
-        stage, tracker = GeometryStage(camera, cars), Tracker(cfg.tracker, spec.vehicle_class_ids)
-        plain = GeometryStage(camera.model_copy(update=no_motion), cars)
-        ms, ms_plain, bends, speeds, shots, g = [], [], [], [], [], None
-        frames = list(frames_of(DRIVES / name))
-        picks = set(np.linspace(0, len(frames) - 1, 4).astype(int))
-        for frame in frames:
-            tracks = tracker.update(frame.t_s, detector.update(frame))
-            t0 = time.perf_counter()
-            g = stage.update(frame, tracks)
-            ms.append((time.perf_counter() - t0) * 1e3)
-            t0 = time.perf_counter()
-            plain.update(frame, tracks)
-            ms_plain.append((time.perf_counter() - t0) * 1e3)
-            bends.append(stage.motion_bend_px2)
-            speeds.append(stage.motion_speed_hps)
-            if args.png and frame.index in picks:
-                corridor = Corridor.from_geometry(g, cfg.corridor, frame.width, frame.height)
-                shots.append(draw(frame, g, stage.prior(frame.width, frame.height), corridor))
-        if g is None:
-            raise SystemExit(f"{DRIVES / name}: no frames")
-        true = true_fn() if true_fn else None
-        err = f"{g.horizon_y_px - true:+7.1f}" if true is not None else f"{'':>7}"
-        w, h = frames[0].width, frames[0].height
-        worst = float(np.abs(bends).max()) / (0.05 * h) / w * 100
-        print(f"{name:<32}{g.horizon_y_px:>11.1f}{g.horizon_sigma_px:>7.1f}"
-              f"{true if true is not None else float('nan'):>8.1f}{err}{g.vp_x_px:>7.0f}"
-              f"{np.mean(ms):>9.2f}{np.mean(ms_plain):>10.2f}{worst:>14.2f}{max(speeds):>10.1f}"
-              f"  {g.source}")
-        if args.png:
-            args.png.mkdir(parents=True, exist_ok=True)
-            for i, img in enumerate(shots):
-                cv2.imwrite(str(args.png / f"{name.split('.')[0]}_{i}.png"), img)
-    curve_bends()
+    print_drives(measure_drives(config=args.config, png=args.png))
+    print_curve(measure_curve())
 
 
-def curve_bends(seconds: float = 4.0) -> None:
-    """The bend on the rendered 400 m curve, markings drawn or not, the motion on or off; the
-    stage gets the true boxes as tracks (the detector is not what is measured here)."""
+def curve_bend(camera: str, markings: bool, motion: bool, seconds: float = 4.0) -> dict[str, Any]:
+    """The bend on the rendered 400 m curve through one mount, markings drawn or not, the motion
+    on or off; the stage gets the true boxes as tracks (the detector is not what is measured
+    here). The bend is the median over the last 2 s; its error is relative to the renderer's
+    own f^2 h kappa / 2."""
     from fcw.scenarios.camera import get_camera
     from fcw.scenarios.kinematics import get_scenario
     from fcw.scenarios.render import iter_scenario
     from fcw.scenarios.world import RoadLayout
 
     scn = get_scenario("parked_on_curve")
+    cam = get_camera(camera)
+    true = cam.focal_px ** 2 * cam.height_m * scn.curvature_per_m / 2
+    geo = GeometryConfig(motion_enabled=motion)
+    stage = GeometryStage(CameraConfig(height_m=cam.height_m, geometry=geo), (2,))
+    got = []
+    layout = RoadLayout(markings=markings)
+    for i, (img, labels) in enumerate(iter_scenario(scn, cam, fps=10, layout=layout)):
+        n = len(labels.boxes)
+        z = np.zeros(n)
+        tracks = Tracks(np.array([b.track_id for b in labels.boxes], np.int64),
+                        np.array([b.xyxy for b in labels.boxes], np.float32).reshape(n, 4),
+                        np.ones(n, np.float32), np.full(n, 2, np.int32),
+                        np.ones(n, bool), z, z.copy(), z.copy())
+        g = stage.update(Frame(i, i / 10, img), tracks)
+        got.append(g.bend_px2)
+        if i >= seconds * 10:
+            break
+    bend = float(np.median(got[-20:]))
+    source = "motion" if "motion" in g.source else ("lanes" if bend else "-")
+    return {"markings": markings, "motion": motion, "true_bend_px2": round(true, 1),
+            "bend_px2": round(bend, 1), "bend_error": round(bend / true - 1, 4), "from": source}
+
+
+def measure_curve(cameras: tuple[str, ...] = CURVE_CAMERAS,
+                  cases: tuple[tuple[bool, bool], ...] = CURVE_CASES
+                  ) -> dict[str, dict[str, dict[str, Any]]]:
+    """``curve_bend`` for each mount and case (markings drawn, motion on)."""
+    return {camera: {curve_case(*case): curve_bend(camera, *case) for case in cases}
+            for camera in cameras}
+
+
+def print_curve(rows: dict[str, dict[str, dict[str, Any]]]) -> None:
     print(f"\n{'parked_on_curve, 10 fps':<26}{'markings':>9}{'motion':>7}{'true px^2':>10}"
           f"{'bend px^2':>10}{'error':>7}{'from':>9}  (median over the last 2 s)")
-    for camera in ("centred", "windscreen"):
-        cam = get_camera(camera)
-        true = cam.focal_px ** 2 * cam.height_m * scn.curvature_per_m / 2
-        for markings, motion in ((True, True), (False, True), (False, False)):
-            geo = GeometryConfig(motion_enabled=motion)
-            stage = GeometryStage(CameraConfig(height_m=cam.height_m, geometry=geo), (2,))
-            got = []
-            layout = RoadLayout(markings=markings)
-            for i, (img, labels) in enumerate(iter_scenario(scn, cam, fps=10, layout=layout)):
-                n = len(labels.boxes)
-                z = np.zeros(n)
-                tracks = Tracks(np.array([b.track_id for b in labels.boxes], np.int64),
-                                np.array([b.xyxy for b in labels.boxes], np.float32).reshape(n, 4),
-                                np.ones(n, np.float32), np.full(n, 2, np.int32),
-                                np.ones(n, bool), z, z.copy(), z.copy())
-                g = stage.update(Frame(i, i / 10, img), tracks)
-                got.append(g.bend_px2)
-                if i >= seconds * 10:
-                    break
-            bend = float(np.median(got[-20:]))
-            source = "motion" if "motion" in g.source else ("lanes" if bend else "-")
-            print(f"{camera:<26}{'yes' if markings else 'no':>9}{'on' if motion else 'off':>7}"
-                  f"{true:>10.0f}{bend:>10.0f}{bend / true - 1:>+7.0%}{source:>9}")
+    for camera, cases in rows.items():
+        for r in cases.values():
+            print(f"{camera:<26}{'yes' if r['markings'] else 'no':>9}"
+                  f"{'on' if r['motion'] else 'off':>7}"
+                  f"{r['true_bend_px2']:>10.0f}{r['bend_px2']:>10.0f}{r['bend_error']:>+7.0%}"
+                  f"{r['from']:>9}")
 
 
 if __name__ == "__main__":
