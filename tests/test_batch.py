@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from clitools import FCW, fcw
+from clitools import FCW, HANG_S, fcw
 
 from fcw.errors import SourceError
 from fcw.sinks.events import read_events
@@ -94,18 +94,18 @@ def resumed(fleet, tmp_path_factory):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG_S
         while not any(s["status"] == "ok" for s in _summaries(out).values()):
             assert proc.poll() is None, (
                 f"batch ended before it could be killed: {proc.stderr.read()}")
-            assert time.monotonic() < deadline, "no drive finished within 120 s"
+            assert time.monotonic() < deadline, f"no drive finished within {HANG_S:.0f} s"
             time.sleep(0.05)
     finally:
         _kill_session(proc)
     at_kill = _summaries(out)
     done = {k for k, s in at_kill.items() if s["status"] == "ok"}
     mtimes = {k: (out / "drives" / k / "summary.json").stat().st_mtime_ns for k in done}
-    rerun = fcw(*cmd[len(FCW):], timeout=300)
+    rerun = fcw(*cmd[len(FCW):])
     return {"out": out, "done": done, "mtimes": mtimes, "at_kill": at_kill, "rerun": rerun,
             "cmd": cmd}
 
@@ -212,7 +212,8 @@ def test_complete_batch_reruns_without_ray_until_its_key_changes(resumed, fleet,
     # With Ray made unimportable: nothing is left to replay, so Ray is not even imported.
     code = ("import sys; sys.modules['ray'] = None; from fcw.cli import main; "
             f"sys.exit(main(['batch', {str(scenes)!r}, '--out', {str(out)!r}, '--no-progress']))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     assert "2 drives: ran 0, skipped 2 (complete), failed 0" in proc.stdout
 
@@ -237,7 +238,7 @@ def test_diff_between_two_warning_thresholds(resumed, fleet, tmp_path):
     new = tmp_path / "late"
     proc = fcw("batch", *fleet["args"], "--out", new, "--config", tmp_path / "late.yaml",
                "--workers", "2", "--models-dir", fleet["models_dir"], "--no-progress",
-               timeout=300)
+)
     assert proc.returncode == 1 and "ran 4, skipped 0" in proc.stdout, proc.stdout + proc.stderr
     old = resumed["out"]
     diff = fcw("batch", "--diff", old, new)
@@ -302,10 +303,11 @@ def test_without_ray_one_line_names_the_extra(tmp_path, fleet):
     code = ("import sys; sys.modules['ray'] = None; from fcw.cli import main; "
             f"sys.exit(main(['batch', {str(fleet['videos']['test_video.mp4'])!r}, '--out', "
             f"{str(tmp_path)!r}]))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=HANG_S)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "fcw: error: fcw batch needs ray: pip install 'fcw[batch]'"
     # and `fcw run` never imports Ray
     code = ("import sys; from fcw.cli import build_parser; build_parser(); "
             "import fcw.cli.run, fcw.app; sys.exit('ray' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], timeout=HANG_S).returncode == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from clitools import FCW, fcw
+from clitools import FCW, HANG_S, fcw
 
 from fcw.sinks.events import read_events
 from fcw.sources.live import has_gstreamer
@@ -74,7 +74,7 @@ def test_top_level_help_imports_no_heavy_library():
             " 'PyQt6', 'engines.backends', 'fcw.app']\n"
             "print('heavy:', *[m for m in heavy if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     assert "usage: fcw" in proc.stdout and "demo" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "heavy:"
@@ -245,7 +245,7 @@ def test_sigterm_ends_the_run_cleanly(tmp_path, models_dir):
             events.exists() and '"heartbeat"' in events.read_text()):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert proc.wait(timeout=HANG_S) == 0, proc.stderr.read()
     end = list(read_events(events))[-1]
     assert end["type"] == "end" and end["stop_reason"] == "stopped"
     assert 0 < end["frames"] < 133

@@ -216,7 +216,7 @@ def test_build_engine_command_exits_1_with_the_hint():
     # Needs "build_engine" in fcw/cli/__init__.py's COMMANDS.
     from clitools import fcw
 
-    proc = fcw("build-engine", "--model", "fastestdet", "--fp16", timeout=60)
+    proc = fcw("build-engine", "--model", "fastestdet", "--fp16")
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"fcw: error: {TENSORRT_HINT} (cannot import")

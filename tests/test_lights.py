@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from clitools import HANG_S
 
 from engines.backends import create_backend
 from engines.spec import load_spec
@@ -352,7 +353,7 @@ def test_training_script_writes_a_model_the_backend_takes(tmp_path, shared_dir):
     spec_before = (BUNDLED_DIR.parent / "specs" / "tl_crop.yaml").read_text()
     proc = subprocess.run([sys.executable, "-m", "training.tl_crops", "--out-dir", str(tmp_path),
                            "--per-class", "40", "--epochs", "1", "--shared-dir", str(shared_dir)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     assert "held-out accuracy" in proc.stdout
     metrics = json.loads((tmp_path / "tl_crop.metrics.json").read_text())

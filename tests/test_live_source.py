@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from clitools import HANG_S
 
 from fcw.errors import SourceError
 from fcw.sources import LiveSource
 from fcw.types import Frame
 
-WAIT_S = 5.0  # generous upper bound for events that happen in microseconds; never slept through
+WAIT_S = HANG_S  # never slept through: each wait ends when its event comes
 
 
 def numbered(i: int) -> np.ndarray:

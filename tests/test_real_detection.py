@@ -86,7 +86,7 @@ def test_default_model_stays_above_the_floors_on_every_labelled_frame(real_data,
                                                                       tmp_path):
     report = tmp_path / "detection.md"
     proc = fcw("eval", REAL, "--detection-only", "--report", report, "--check-floors", FLOORS,
-               "--models-dir", models_dir, "--data-root", real_data, timeout=600)
+               "--models-dir", models_dir, "--data-root", real_data)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(report.with_suffix(".json").read_text())

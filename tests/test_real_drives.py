@@ -61,7 +61,7 @@ def test_no_warning_and_no_crash_on_a_real_drive(shared_dir, models_dir, tmp_pat
     config.write_text(f"detector:\n  model: {model}\nlights:\n  enabled: false\n")
     events = tmp_path / "events.jsonl"
     proc = fcw("run", "--source", source, *extra, "--headless", "--no-status", "--config", config,
-               "--events", events, "--models-dir", models_dir, timeout=600)
+               "--events", events, "--models-dir", models_dir)
     assert proc.returncode == 0, f"{clip} with {model} crashed: {proc.stderr[-2000:]}"
     records = list(read_events(events))
     assert records[0]["type"] == "start" and records[0]["config"]["detector"]["model"] == model

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from clitools import HANG_S
 
 from fcw.errors import ModelError
 from fcw.pipeline import Pipeline
@@ -27,7 +28,7 @@ from fcw.watchdog import Watchdog
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "sample_videos" / "lead_stopped.mp4"
-WAIT_S = 20.0  # upper bound for things that take milliseconds; never slept through
+WAIT_S = HANG_S  # never slept through: each wait ends when its event comes
 
 
 def wait_until(predicate, what, timeout=WAIT_S):

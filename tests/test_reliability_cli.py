@@ -14,13 +14,13 @@ from pathlib import Path
 
 import cv2
 import pytest
-from clitools import FCW, fcw
+from clitools import FCW, HANG_S, fcw
 
 from fcw.sinks.events import EventLog, read_events
 
 REPO = Path(__file__).resolve().parent.parent
 CLIP = REPO / "sample_videos" / "lead_stopped.mp4"  # 133 frames at 30 fps
-WAIT_S = 60.0
+WAIT_S = HANG_S
 
 
 def records(path):
@@ -129,7 +129,7 @@ def test_network_stream_cut_and_back_is_resumed_and_the_password_never_logged(tm
         wait_for(events, lambda rs: any(r["type"] == "heartbeat" and r["t"] > t_resumed
                                         for r in rs), "frames after the gap", proc)
         proc.send_signal(signal.SIGINT)  # Ctrl-C; SIGTERM is tested below
-        assert proc.wait(timeout=30) == 0  # the process never exited on its own
+        assert proc.wait(timeout=HANG_S) == 0  # the process never exited on its own
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -169,7 +169,7 @@ def test_kill_9_mid_run_keeps_every_line_written(tmp_path, models_dir):
     try:
         wait_for(events, lambda rs: len(rs) >= 8, "a few records", proc)
         proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
+        assert proc.wait(timeout=HANG_S) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -210,7 +210,7 @@ def test_sigterm_ends_the_run_with_its_end_record_and_a_playable_video(tmp_path,
     try:
         wait_for(events, lambda rs: any(r["type"] == "heartbeat" for r in rs), "frames", proc)
         proc.send_signal(signal.SIGTERM)  # systemctl stop
-        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        assert proc.wait(timeout=HANG_S) == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -311,7 +311,7 @@ def test_truncated_model_is_refused_before_the_run(tmp_path, capsys, monkeypatch
 def test_soak_prints_memory_and_fps_at_intervals_and_a_verdict(models_dir):
     proc = subprocess.run([sys.executable, "-m", "fcw.soak", "--minutes", "0.05", "--interval",
                            "0.75", "--models-dir", str(models_dir)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode in (0, 1), proc.stderr  # 1: not flat, which 3 s cannot judge
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("fcw soak:") and lines[1].split() == ["elapsed_s", "frames",

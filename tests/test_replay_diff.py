@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clitools import HANG_S
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmarks/ is not installed with the package
 
@@ -163,7 +165,7 @@ def _record(out: Path, models_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "benchmarks.replay_diff", "record", str(out),
                            "--clips", "steady_follow", "--max-frames", "30"],
                           cwd=REPO, env={**os.environ, "FCW_MODELS_DIR": str(models_dir)},
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, text=True, timeout=HANG_S, check=False)
 
 
 def test_two_real_records_of_a_sample_clip_are_the_same(tmp_path, models_dir):
@@ -177,7 +179,7 @@ def test_two_real_records_of_a_sample_clip_are_the_same(tmp_path, models_dir):
     assert len(rows) >= 20
     proc = subprocess.run([sys.executable, "-m", "benchmarks.replay_diff", "compare",
                            str(tmp_path / "a"), str(tmp_path / "b")], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=HANG_S, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "steady_follow: same" in proc.stdout
     # ... and the same compare sees one box moved in B's real track file

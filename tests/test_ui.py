@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("PyQt6.QtWidgets")
 pytest.importorskip("pytestqt")
 
-from clitools import fcw  # noqa: E402
+from clitools import HANG_S, fcw  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtGui import QColor, QFontMetricsF  # noqa: E402
 
@@ -29,7 +29,7 @@ from ui.style import fitted_font  # noqa: E402
 from ui.video_widget import banner_text  # noqa: E402
 
 CLIP = Path(__file__).resolve().parent.parent / "sample_videos" / "lead_stopped.mp4"
-WAIT_MS = 300_000  # a timeout, not a speed: the slowest machine under load still gets there
+WAIT_MS = int(HANG_S * 1000)
 
 
 @pytest.fixture(scope="session")

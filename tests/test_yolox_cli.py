@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clitools import fcw
+from clitools import HANG_S, fcw
 
 from engines.spec import load_spec
 
@@ -112,7 +112,7 @@ def test_missing_yolox_file_fails_download_in_one_line(tmp_path, isolated):
            "HTTPS_PROXY": "http://127.0.0.1:9", "FCW_MODELS_DIR": ""}
     proc = __import__("subprocess").run(
         [sys.executable, "-m", "fcw", "run", "--source", str(CLIP), "--headless"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+        capture_output=True, text=True, timeout=HANG_S, env=env, cwd=tmp_path)
     line = _one_line_error(proc, 1, "yolox_nano", load_spec("yolox_nano").url, "--models-dir",
                            "FCW_MODELS_DIR")
     assert "yolox_nano.onnx" in line
