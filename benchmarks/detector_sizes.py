@@ -10,6 +10,7 @@ frame on one ONNX Runtime thread (what the threaded pipeline gives the model on 
 time, not wall time: on a shared machine it moves much less with the other jobs' load.
 
     python benchmarks/detector_sizes.py [--json out.json] [--choice yolox_nano:416x256:0.3,0.33]
+    python benchmarks/detector_sizes.py --choice yolox_nano:416x256:on+tight  # the tight crop too
 
 CPU times still vary somewhat with the machine (caches, clock); compare within one run.
 """
@@ -21,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -52,18 +54,32 @@ CHOICES = [  # model:input size (WxH, or "native": the graph's own):far crop (on
 
 
 def parse_choice(text: str) -> tuple[str, tuple[int, int] | None, FarCropConfig, float | None]:
-    """"model:WxH|native:on|off|WF,HF[:score threshold]" as a detector configuration."""
+    """"model:WxH|native:on|off|WF,HF[+tight][:score threshold]" as a detector configuration;
+    "+tight" adds the tight crop (detector.far_crop.tight: on), which is otherwise off here
+    (no focal length is given, so "auto" leaves it off as on a normal lens)."""
     model, size, crop, *thr = text.split(":")
     wh: tuple[int, int] | None = None
     if size != "native":
         w, h = (int(v) for v in size.split("x"))
         wh = (w, h)
+    crop, plus_tight = crop.removesuffix("+tight"), crop.endswith("+tight")
+    tight: Literal["on", "off"] = "on" if plus_tight else "off"
     if crop in ("on", "off"):
-        far = FarCropConfig(enabled=crop == "on")
+        far = FarCropConfig(enabled=crop == "on", tight=tight)
     else:
         wf, hf = (float(v) for v in crop.split(","))
-        far = FarCropConfig(enabled=True, width_frac=wf, height_frac=hf)
+        far = FarCropConfig(enabled=True, width_frac=wf, height_frac=hf, tight=tight)
     return model, wh, far, float(thr[0]) if thr else None
+
+
+def crop_record(crop: FarCropConfig) -> dict | None:
+    """The far crop's settings as the figures record them: the tight crop's only when on."""
+    if not crop.enabled:
+        return None
+    keys = {"enabled", "width_frac", "height_frac"}
+    if crop.tight == "on":
+        keys |= {"tight", "tight_width_frac", "tight_height_frac"}
+    return crop.model_dump(include=keys)
 
 
 def labelled_frames() -> list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]:
@@ -161,7 +177,7 @@ def evaluate(choice: str, frames, far, models_dir) -> dict:
     backend.close()
     return {"choice": choice, "model": model,
             "input": list(size or (spec.input.width, spec.input.height)),
-            "far_crop": crop.model_dump() if crop.enabled else None,
+            "far_crop": crop_record(crop),
             "score_threshold": cfg.score_threshold,
             "cpu_ms_per_frame": round(float(np.median(ms)), 2),
             "udacity_far_cars": f"{far_found}/{sum(len(b) for _, b in far)}",
@@ -177,7 +193,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
     ap.add_argument("--choice", action="append",
-                    help="model:WxH|native:on|off|WF,HF[:score threshold], repeatable "
+                    help="model:WxH|native:on|off|WF,HF[+tight][:score threshold], repeatable "
                          "(default: the list in CHOICES)")
     ap.add_argument("--models-dir", type=Path)
     args = ap.parse_args()

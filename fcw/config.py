@@ -133,6 +133,16 @@ class FarCropConfig(_Section):
     # Size of the crop as fractions of the frame, centred on the vanishing point.
     width_frac: float = Field(0.3, gt=0.05, le=1.0)
     height_frac: float = Field(0.4, gt=0.05, le=1.0)
+    # A third pass over a tighter window on the same centre: through a wide-angle lens a car
+    # 70-100 m ahead is 8-12 px wide at 720p, too small for the model even in the far crop.
+    # "auto": on when camera.focal_px gives a horizontal field of view of at least
+    # tight_min_hfov_deg. Off for narrower lenses: there it finds nothing the far crop misses
+    # and costs a third model run (docs/detector.md).
+    tight: Literal["auto", "on", "off"] = "auto"
+    tight_min_hfov_deg: float = Field(90.0, gt=0.0, lt=180.0)
+    # 160 x 101 px of a 720p frame: the 416x256 input's shape, seen at 2.6x.
+    tight_width_frac: float = Field(0.125, gt=0.02, le=1.0)
+    tight_height_frac: float = Field(0.14, gt=0.02, le=1.0)
 
 
 class DetectorConfig(_Section):

@@ -2,6 +2,9 @@
 with FastestDet and with YOLOX-Nano at its default 416x256 (benchmarks/detector_sizes.py measures
 it on the hand-labelled real frames: far-car recall against time per frame).
 
+The tight crop (``detector.far_crop.tight``) for wide-angle lenses: a car 9-11.5 px wide through
+a 110-degree lens, which the far crop misses, is found once the focal length says the lens is wide.
+
 Labels in tests/data/udacity_far_cars.json were set by eye on upscaled crops of the frames.
 """
 from __future__ import annotations
@@ -20,6 +23,9 @@ from fcw.perception.detector import (
     drop_cut_boxes,
     drop_fragments,
     far_crop_window,
+    far_crop_windows,
+    hfov_deg,
+    tight_crop_on,
 )
 from fcw.types import Detections, Frame
 
@@ -171,3 +177,60 @@ def test_drop_nested_removes_half_boxes_of_a_near_car():
     # A nested box that scored higher than its container is kept: the container may be the error.
     dets = Detections(np.float32([whole, half]), np.float32([0.5, 0.9]), np.int32([2, 2]))
     assert len(drop_nested(dets)) == 2
+
+
+# --- the tight crop, for wide-angle lenses -----------------------------------------------------
+
+def test_hfov_from_focal_length():
+    from fcw.scenarios.camera import get_camera
+
+    # The renderer's own pinhole model (fcw/scenarios/camera.py) as the reference.
+    for name in ("centred", "wide"):
+        cam = get_camera(name)
+        assert hfov_deg(cam.focal_px, cam.width) == pytest.approx(cam.hfov_deg, abs=1e-9)
+    assert hfov_deg(640.0, 1280) == pytest.approx(90.0)  # f = half the width: 45 deg each side
+
+
+def test_tight_crop_runs_for_a_known_wide_lens_only():
+    auto = FarCropConfig()  # tight: auto, from 90 degrees
+    assert not tight_crop_on(auto, None, 1280)           # focal length unknown
+    assert not tight_crop_on(auto, 1108.5, 1280)         # 60 degrees
+    assert tight_crop_on(auto, 448.1, 1280)              # 110 degrees
+    assert tight_crop_on(auto, 640.0, 1280)              # 90 degrees: the bound is inclusive
+    assert tight_crop_on(FarCropConfig(tight="on"), None, 1280)
+    assert not tight_crop_on(FarCropConfig(tight="off"), 448.1, 1280)
+
+
+def test_tight_crop_window():
+    wide = CameraConfig(focal_px=448.1)
+    far, tight = far_crop_windows(DetectorConfig(), wide, 1280, 720)
+    assert tight == CropWindow(560, 310, 720, 411)       # 160 x 101 px around (640, 360)
+    assert far == far_crop_window(DetectorConfig(), wide, 1280, 720)
+    # both follow the vanishing point the geometry stage tells
+    far, tight = far_crop_windows(DetectorConfig(), wide, 1280, 720, (700.0, 330.0))
+    assert (tight.x0 + tight.x1) / 2 == 700
+    assert (tight.y0 + tight.y1) / 2 == pytest.approx(330, abs=1)
+    assert far_crop_windows(DetectorConfig(), CameraConfig(), 1280, 720) == (
+        far_crop_window(DetectorConfig(), CameraConfig(), 1280, 720),)
+
+
+@pytest.mark.parametrize("style", [0, 1, 2])
+@pytest.mark.parametrize("range_m", [70.0, 90.0])
+def test_tight_crop_finds_far_car_through_wide_lens(yolox_backend, style, range_m):
+    """A car 9-11.5 px wide at 70-90 m through the 110-degree lens: the far crop misses it, the
+    tight crop, on once the focal length says the lens is wide, boxes it."""
+    from fcw.scenarios.camera import get_camera
+    from fcw.scenarios.render import render_still
+
+    cam = get_camera("wide")
+    img, box = render_still(range_m, style=style, cam=cam)
+    truth = np.asarray(box, float)[None]
+    found = {}
+    for focal_px in (None, cam.focal_px):
+        det = Detector(yolox_backend, DetectorConfig(), CameraConfig(focal_px=focal_px))
+        inp = det.prepare(Frame(0, 0.0, img))
+        assert len(inp.windows) == (1 if focal_px is None else 2)
+        dets = det.decode(Frame(0, 0.0, img), det.run(inp))
+        found[focal_px] = iou_matrix(truth, dets.xyxy).max() if len(dets) else 0.0
+    assert found[None] < 0.3
+    assert found[cam.focal_px] >= 0.5

@@ -39,8 +39,11 @@ KNOWN = {
     ("lead_decelerating", "windscreen"): pytest.mark.xfail(reason=LVD_LATE, strict=True),
     # Seed 1 passes at 2.45 s, seed 0 fails: on the edge.
     ("lead_decelerating", "wide"): pytest.mark.xfail(reason=LVD_LATE, strict=False),
+    # With camera.focal_px set, the tight crop finds the car from 104 m, but the image
+    # alignment needs a 20 px patch, so its rate stays unconfirmed until true TTC 1.5 s.
     ("lead_stopped", "wide"): pytest.mark.xfail(
-        reason="110-degree lens: the stopped car is 7-11 px wide and found late", strict=True),
+        reason="110-degree lens: the stopped car is 7-11 px wide and found late (no focal "
+               "length, no tight crop)", strict=True),
 }
 # The scenes that come close on every mount would take the suite past its time: here each runs
 # centred, and through the mount where it once warned (the matrix runs them all).

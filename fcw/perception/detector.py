@@ -6,10 +6,12 @@ backend's spec names; its output decoder comes from :func:`make_decoder`.
 A 1280x720 frame squeezed into FastestDet's 352x352 input leaves a car 60 m ahead a dozen pixels
 wide, below what the model resolves. A second pass over a crop around the vanishing point, where
 distant vehicles in the ego lane sit, sees them at 2.5 to 3.3 times the resolution; the two sets of
-boxes are then merged as one.
+boxes are then merged as one. Through a wide-angle lens (configured focal length) a third pass
+over a tighter window on the same centre finds cars 8-12 px wide, which the far crop misses.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from engines.backends.base import Backend
 from fcw.boxes import containment, iou_matrix
-from fcw.config import CameraConfig, DetectorConfig
+from fcw.config import CameraConfig, DetectorConfig, FarCropConfig
 from fcw.types import Detections, Frame
 
 from .decoders import make_decoder
@@ -49,10 +51,35 @@ class CropWindow:
 def far_crop_window(cfg: DetectorConfig, camera: CameraConfig, frame_w: int, frame_h: int,
                     centre_px: tuple[float, float] | None = None) -> CropWindow:
     """The far crop around ``centre_px`` (the estimated vanishing point), else the config's."""
+    return far_crop_windows(cfg, camera, frame_w, frame_h, centre_px)[0]
+
+
+def hfov_deg(focal_px: float, width_px: float) -> float:
+    """Horizontal field of view (degrees) of a pinhole camera, focal length and width in px."""
+    return math.degrees(2.0 * math.atan(0.5 * width_px / focal_px))
+
+
+def tight_crop_on(fc: FarCropConfig, focal_px: float | None, width_px: float) -> bool:
+    """Whether the tight crop runs: "auto" runs it for a lens at least ``tight_min_hfov_deg``
+    wide, which only a known focal length tells (a zoom about the principal point changes
+    nothing else in the picture of a flat road: widths and rows below the horizon scale
+    alike, so the video alone does not give it)."""
+    if fc.tight == "auto":
+        return focal_px is not None and hfov_deg(focal_px, width_px) >= fc.tight_min_hfov_deg
+    return fc.tight == "on"
+
+
+def far_crop_windows(cfg: DetectorConfig, camera: CameraConfig, frame_w: int, frame_h: int,
+                     centre_px: tuple[float, float] | None = None) -> tuple[CropWindow, ...]:
+    """The far crop, then the tight crop where it runs, both around ``centre_px`` (the
+    estimated vanishing point), else the config's."""
+    fc = cfg.far_crop
     cx, cy = centre_px or (camera.vanishing_point_x * frame_w, camera.vanishing_point_y * frame_h)
-    return CropWindow.around(cx, cy,
-                             int(round(cfg.far_crop.width_frac * frame_w)),
-                             int(round(cfg.far_crop.height_frac * frame_h)), frame_w, frame_h)
+    sizes = [(fc.width_frac, fc.height_frac)]
+    if tight_crop_on(fc, camera.focal_px, frame_w):
+        sizes.append((fc.tight_width_frac, fc.tight_height_frac))
+    return tuple(CropWindow.around(cx, cy, int(round(wf * frame_w)), int(round(hf * frame_h)),
+                                   frame_w, frame_h) for wf, hf in sizes)
 
 
 def drop_cut_boxes(dets: Detections, win: CropWindow, frame_w: int, frame_h: int) -> Detections:
@@ -124,20 +151,30 @@ def drop_enclosing(dets: Detections, vehicle_ids: np.ndarray, threshold: float =
 class DetectorInput:
     """What :meth:`Detector.prepare` hands to :meth:`Detector.run`.
 
-    x: (N, 3, H, W) float32 model input, N = 1 (full frame) or 2 (plus the far crop).
+    x: (N, 3, H, W) float32 model input, N = 1 + len(windows): the full frame, then the crops.
     """
 
     x: np.ndarray
-    window: CropWindow | None
+    windows: tuple[CropWindow, ...]
     preprocess_ms: float
+
+    def __post_init__(self) -> None:
+        if self.x.ndim != 4 or len(self.x) != 1 + len(self.windows):
+            raise ValueError(f"model input {self.x.shape} for {len(self.windows)} crop(s)")
+
+    @property
+    def window(self) -> CropWindow | None:
+        """The far crop (None when off)."""
+        return self.windows[0] if self.windows else None
 
 
 @dataclass(frozen=True)
 class DetectorOutput:
-    """The model's raw output, out: (N, *spec.output.shape) float32, with its stage times."""
+    """The model's raw output, out: (N, *spec.output.shape) float32, N = 1 + len(windows), with
+    its stage times."""
 
     out: np.ndarray
-    window: CropWindow | None
+    windows: tuple[CropWindow, ...]
     preprocess_ms: float
     inference_ms: float
 
@@ -184,20 +221,21 @@ class Detector:
     def prepare(self, frame: Frame) -> DetectorInput:
         """The model input for the whole frame and the far-range crop (CPU pre-processing)."""
         t0 = time.perf_counter()
-        images, win = [frame.image], None
+        wins: tuple[CropWindow, ...] = ()
         if self.cfg.far_crop.enabled:
             told = [(x, y) for i, x, y in self._vp_schedule if i <= frame.index]
-            win = far_crop_window(self.cfg, self.camera, frame.width, frame.height,
-                                  told[-1] if told else None)
-            images.append(frame.image[win.y0:win.y1, win.x0:win.x1])
-        x = self.backend.prepare(images)
-        return DetectorInput(x, win, (time.perf_counter() - t0) * 1e3)
+            wins = far_crop_windows(self.cfg, self.camera, frame.width, frame.height,
+                                    told[-1] if told else None)
+        x = self.backend.prepare([frame.image]
+                                 + [frame.image[w.y0:w.y1, w.x0:w.x1] for w in wins])
+        return DetectorInput(x, wins, (time.perf_counter() - t0) * 1e3)
 
     def run(self, inp: DetectorInput) -> DetectorOutput:
         """The model run alone."""
         t0 = time.perf_counter()
         out = self.backend.run(inp.x)
-        return DetectorOutput(out, inp.window, inp.preprocess_ms, (time.perf_counter() - t0) * 1e3)
+        return DetectorOutput(out, inp.windows, inp.preprocess_ms,
+                              (time.perf_counter() - t0) * 1e3)
 
     def decode(self, frame: Frame, raw: DetectorOutput) -> Detections:
         """Boxes in frame pixels from the model's output: decoded, merged, filtered.
@@ -206,14 +244,17 @@ class Detector:
         stay right when the stages run on different threads."""
         t1 = time.perf_counter()
         h, w = frame.height, frame.width
-        out, win = raw.out, raw.window
+        out = raw.out
         parts = [self._decode_one(out[0], w, h)]
-        if win is not None:
-            crop = self._decode_one(out[1], win.x1 - win.x0, win.y1 - win.y0)
+        for k, win in enumerate(raw.windows, start=1):
+            crop = self._decode_one(out[k], win.x1 - win.x0, win.y1 - win.y0)
             shift = np.array([win.x0, win.y0, win.x0, win.y0], np.float32)
             crop = Detections(crop.xyxy + shift, crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
-            parts.append(drop_fragments(crop, parts[0], self.cfg.nms.iou_threshold))
+            # A tight crop's fragment of a car the far crop saw whole is dropped like one of
+            # the full frame's: against every pass before it.
+            parts.append(drop_fragments(crop, Detections.concat(parts),
+                                        self.cfg.nms.iou_threshold))
         dets = drop_enclosing(drop_nested(self._merge(Detections.concat(parts))),
                               np.asarray(self.backend.spec.vehicle_class_ids))
         if self.cfg.min_box_px > 0 and len(dets):
