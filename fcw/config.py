@@ -215,6 +215,11 @@ class LeadScaleConfig(_Section):
     max_patch_px: float = Field(96.0, ge=16.0)
     # A new key image is taken once the lead has grown (or shrunk) by this much in ln(scale).
     rekey_log_scale: float = Field(0.25, gt=0.0, le=1.0)
+    # The scale acceleration (the second-order TTC's braking) from a parabola fitted over this
+    # much frame time of aligned scales, not the filter's; 0: the filter's. It must span whole
+    # periods of the wobble the lane dashes put into the alignment (~0.6 s at 20 m/s); 0.9 s
+    # let lead_brake_pull_away warn (benchmarks/lvd_tuning.py).
+    accel_window_s: float = Field(1.2, ge=0.0, le=5.0)
 
 
 class CorridorConfig(_Section):
@@ -242,9 +247,15 @@ class WarningConfig(_Section):
     min_track_age_s: float = Field(0.5, ge=0.0, le=10.0)
     # Decide on the second-order TTC (the scale acceleration counts the lead's braking) when it
     # is the shorter: NHTSA's lead-vehicle-decelerating test is timed on that TTC.
-    second_order: bool = False  # off: its acceleration is too noisy yet (see the README)
-    # ... only once the scale acceleration shows braking by this many sigma of its estimate.
-    second_order_k_sigma: float = Field(2.0, ge=0.0)
+    second_order: bool = True
+    # ... only once the scale acceleration shows braking by this many sigma of its estimate
+    # (chosen on seeds 0-1 of the renders, benchmarks/lvd_tuning.py; at 1 sigma with the
+    # filter's acceleration, benign scenes that brake then pull away warned).
+    second_order_k_sigma: float = Field(3.0, ge=0.0)
+    # ... and only once it has shown braking for this much frame time without a break: the
+    # dashes' wobble makes the acceleration swing by more than a braking lead's for a few
+    # frames at a time (s).
+    second_order_hold_s: float = Field(0.3, ge=0.0, le=5.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> WarningConfig:

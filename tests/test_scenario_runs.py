@@ -12,10 +12,6 @@ suite runs this part of it to stay within its time.
 Known failures are marked ``xfail`` with the reason, strict where the run is deterministic, so a
 fix shows up as an unexpected pass:
 
-* ``lead_decelerating``: fcw decides on the first-order TTC (range / closing speed), which warns
-  at 3.0 s of it, 2.1 s of NHTSA's TTC with the lead's braking (2.4 s needed). Deciding on the
-  second-order TTC (``warning.second_order``) passes it, but the scale acceleration is still too
-  noisy: at a gate loose enough to pass LVD, benign scenes that brake and pull away warn.
 * ``lead_stopped`` with the 110-degree lens: the stopped car is 7-11 px wide at the start and is
   found late (warning at true TTC 1.3 s).
 """
@@ -33,12 +29,7 @@ SEEDS = (0, 1, 2)
 NHTSA = [n for n, s in SCENARIOS.items() if s.expect.warning == "required"]
 BENIGN = [n for n, s in SCENARIOS.items() if s.expect.warning == "forbidden"]
 CLOSE = [n for n, s in SCENARIOS.items() if s.comes_close] + ["overtake_close"]
-LVD_LATE = "LVD judged on NHTSA's TTC: fcw decides on the first-order TTC (see the docstring)"
 KNOWN = {
-    ("lead_decelerating", "centred"): pytest.mark.xfail(reason=LVD_LATE, strict=True),
-    ("lead_decelerating", "windscreen"): pytest.mark.xfail(reason=LVD_LATE, strict=True),
-    # Seed 1 passes at 2.45 s, seed 0 fails: on the edge.
-    ("lead_decelerating", "wide"): pytest.mark.xfail(reason=LVD_LATE, strict=False),
     # With camera.focal_px set, the tight crop finds the car from 104 m, but the image
     # alignment needs a 20 px patch, so its rate stays unconfirmed until true TTC 1.5 s.
     ("lead_stopped", "wide"): pytest.mark.xfail(
@@ -53,9 +44,7 @@ MOUNTED = ([pytest.param(n, c, marks=KNOWN.get((n, c), ()), id=f"{n}-{c}")
             for n in NHTSA for c in CAMERAS]
            + [pytest.param(n, c, id=f"{n}-{c}")
               for n in CLOSE for c in ("centred", *CLOSE_MOUNTS.get(n, ()))])
-GROUND_TRUTH = ([pytest.param(n, seed, marks=pytest.mark.xfail(reason=LVD_LATE, strict=False)
-                              if n == "lead_decelerating" else (), id=f"{n}-{seed}")
-                 for n in NHTSA for seed in SEEDS]
+GROUND_TRUTH = ([pytest.param(n, seed, id=f"{n}-{seed}") for n in NHTSA for seed in SEEDS]
                 + [pytest.param(n, 0, id=f"{n}-0") for n in BENIGN])
 
 

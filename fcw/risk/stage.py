@@ -81,6 +81,8 @@ class RiskStage:
         # saw it in: kept for every track, so that a new lead (a cut-in) has its rates at once.
         self._history: dict[int, list[tuple[float, float, float]]] = {}
         self._tau_dot = TauDotEstimator()
+        # (lead id, capture time) since which the lead's scale acceleration has shown braking.
+        self._braking_since: tuple[int, float] | None = None
         self.state_machine = WarningStateMachine(self.warning_cfg)
         if self.lead_scale is not None:
             self.lead_scale.reset()
@@ -128,6 +130,7 @@ class RiskStage:
             if rate is not None:
                 range_m, closing_mps, headway = self._geometry(frame, float(tracks.xyxy[i, 3]),
                                                                rate.rate_per_s)
+        braking = self._braking_held(frame.t_s, lead_id, braking)
         if reason != self._last_reason and reason is not None and closing:
             log.debug("t=%.3f s: lead %s raises nothing: %s", frame.t_s, lead_id, reason)
         self._last_reason = reason
@@ -153,6 +156,16 @@ class RiskStage:
                     level=level, range_m=range_m, closing_speed_mps=closing_mps,
                     headway_s=headway, plausible=plausible, implausible_reason=reason)
         return risk, events
+
+    def _braking_held(self, t_s: float, lead_id: int | None, braking: bool) -> bool:
+        """Whether the lead has shown braking for ``second_order_hold_s`` of frame time without
+        a break (a new lead starts over)."""
+        if not braking or lead_id is None:
+            self._braking_since = None
+            return False
+        if self._braking_since is None or self._braking_since[0] != lead_id:
+            self._braking_since = (lead_id, t_s)
+        return t_s - self._braking_since[1] >= self.warning_cfg.second_order_hold_s
 
     def prior_geometry(self, frame: Frame) -> CameraGeometry:
         """The geometry the config alone gives: the horizon through its vanishing point, with

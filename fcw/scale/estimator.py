@@ -102,11 +102,51 @@ class LeadScaleFilter:
         return float(self.kf.P[2, 2])
 
 
+def fitted_braking_per_s2(t_s: np.ndarray, log_scale: np.ndarray,
+                          var: np.ndarray) -> tuple[float, float] | None:
+    """The braking part of the scale acceleration, -Zddot/Z = d2s/dt2 - (ds/dt)^2 (1/s^2, s =
+    ln(scale); fcw/risk/ttc.py), and its variance, from a weighted parabola through (t_s,
+    log_scale) with one-sigma^2 errors ``var`` (arrays of shape (n,)).
+
+    A parabola has one second derivative: the window's mean acceleration, which lags a rising
+    one. Its square-of-rate part rises fast as the lead nears, its braking part only as 1/Z, so
+    the braking part is taken at the window's centre (rate and acceleration both there) and the
+    caller adds the square of the rate now. The variance is scaled up by the fit's reduced
+    chi-square when it exceeds one: an aligned scale wobbles with the lane dashes passing under
+    the lead (period: dash spacing / ego speed, ~0.6 s at 20 m/s), an error that is not white
+    and that the fit's scatter shows. None with fewer than four samples or a degenerate spread
+    of times.
+    """
+    t, s, w = (np.asarray(a, float) for a in (t_s, log_scale, var))
+    if len(t) < 4 or not (np.isfinite(t).all() and np.isfinite(s).all() and (w > 0).all()):
+        return None
+    tau = t - np.average(t, weights=1.0 / w)
+    A = np.stack([np.ones_like(tau), tau, tau * tau], axis=1)
+    Aw = A / w[:, None]
+    try:
+        cov = np.linalg.inv(A.T @ Aw)
+    except np.linalg.LinAlgError:
+        return None
+    coef = cov @ (Aw.T @ s)
+    chi2 = float(np.sum((s - A @ coef) ** 2 / w)) / (len(t) - 3)
+    rate, accel = float(coef[1]), 2.0 * float(coef[2])
+    # Propagated: d(braking) = d(accel) - 2 rate d(rate).
+    grad = np.array([0.0, -2.0 * rate, 2.0])
+    braking_var = float(grad @ cov @ grad) * max(1.0, chi2)
+    if not (math.isfinite(braking_var) and braking_var > 0.0):
+        return None
+    return accel - rate * rate, braking_var
+
+
 class LeadScaleEstimator:
     """``update(frame, tracks, i) -> ScaleRate | None`` for track i, the lead; ``reset()``.
 
     A new lead starts a new key image and restarts the filter from the tracker's box-based
-    estimate; the reading is None until the filter has ``min_measurements`` alignments.
+    estimate; the reading is None until the filter has ``min_measurements`` alignments. With
+    ``accel_window_s`` the acceleration is the braking part of a parabola fitted over that much
+    frame time of the aligned scales (``fitted_braking_per_s2``) plus the filter's rate now
+    squared, once they span most of it: steadier than the filter's, which follows the dashes'
+    wobble.
     """
 
     def __init__(self, cfg: LeadScaleConfig) -> None:
@@ -119,6 +159,9 @@ class LeadScaleEstimator:
                                         rekey_log_scale=self.cfg.rekey_log_scale)
         # (lead id, capture time) of the frame the filter last saw.
         self._prev: tuple[int, float] | None = None
+        # (capture time, aligned ln(scale), its variance) of the current lead's alignments; a
+        # new key starts where the filter puts the scale, so they run on across keys.
+        self._aligned: list[tuple[float, float, float]] = []
 
     def update(self, frame: Frame, tracks: Tracks, i: int) -> ScaleRate | None:
         f, aligner, prev = self._filter, self._aligner, self._prev
@@ -131,13 +174,26 @@ class LeadScaleEstimator:
         if prev is None or prev[0] != lead_id:
             f.reset(*(box_estimate if np.isfinite(box_estimate).all() else (0.0, 1.0, 0.0)))
             aligner.start(gray, box, 0.0, occluders)
+            self._aligned = []
         else:
             f.predict(frame.t_s - prev[1])
             s = aligner.measure(gray, box, occluders) if aligner.active else None
+            width_px = float(box[2] - box[0])
             # A new key where the filter puts the scale now.
-            if s is None or not f.update(s, float(box[2] - box[0])):
+            if s is None or not f.update(s, width_px):
                 aligner.start(gray, box, f.log_scale, occluders)
+            else:
+                self._aligned.append((frame.t_s, s, f.measurement_noise(width_px) ** 2))
         self._prev = (lead_id, frame.t_s)
         if f.measurements < self.cfg.min_measurements:
             return None
-        return ScaleRate(f.rate_per_s, f.rate_var, f.accel_per_s2, f.accel_var)
+        accel, accel_var = f.accel_per_s2, f.accel_var
+        window_s = self.cfg.accel_window_s
+        if window_s > 0.0:
+            while self._aligned and self._aligned[0][0] < frame.t_s - window_s:
+                self._aligned.pop(0)
+            if self._aligned and frame.t_s - self._aligned[0][0] >= 0.75 * window_s:
+                fit = fitted_braking_per_s2(*np.array(self._aligned).T)
+                if fit is not None:
+                    accel, accel_var = fit[0] + f.rate_per_s ** 2, fit[1]
+        return ScaleRate(f.rate_per_s, f.rate_var, accel, accel_var)
