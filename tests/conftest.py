@@ -15,6 +15,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TESTS_DATA = Path(__file__).resolve().parent / "data"
 HIGHWAY_IMAGES = tuple(f"test{i}.jpg" for i in range(1, 7))
+# The modules whose tests run longest (each a CLI run of a drive or a batch), in that order,
+# run first: pytest-xdist hands tests out in collection order, and a long test handed out last
+# keeps one worker busy while the other has nothing left.
+LONGEST_FIRST = ("test_scenario_runs.py", "test_batch.py", "test_real_drives.py",
+                 "test_ttc_accuracy.py", "test_ui.py", "test_readme_figures.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")

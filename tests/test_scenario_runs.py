@@ -59,15 +59,24 @@ def describe(v: dict) -> str:
             f"{v['nuisance_warnings']} too early")
 
 
-def run_and_judge(video, events, *extra):
-    proc = fcw("run", "--source", video, "--headless", "--no-status", "--events", events, *extra)
+def run_and_judge(name, video, tmp_path, *extra):
+    """``fcw run`` on the scene's video, judged against its labels. The default config, but the
+    light stage runs only in a scene with a light (its braking credit): elsewhere it could only
+    cost time (a quarter of a run with the detector, half without), and the lights are judged
+    by their own tests (test_lights_real.py, test_lights_behaviour.py)."""
+    config = tmp_path / "config.yaml"
+    lights = SCENARIOS[name].light is not None
+    config.write_text("{}\n" if lights else "lights:\n  enabled: false\n")
+    events = tmp_path / "e.jsonl"
+    proc = fcw("run", "--source", video, "--headless", "--no-status", "--events", events,
+               "--config", config, *extra)
     assert proc.returncode == 0, proc.stderr
     return judge_events(load_labels(labels_path_for(video)), read_fcw_events(events))
 
 
 @pytest.mark.parametrize("name,camera", MOUNTED)
 def test_scenario_with_real_detector(rendered, models_dir, tmp_path, name, camera):
-    v = run_and_judge(rendered(name, camera), tmp_path / "e.jsonl", "--models-dir", models_dir)
+    v = run_and_judge(name, rendered(name, camera), tmp_path, "--models-dir", models_dir)
     print(f"{name} ({camera} camera, detector): {describe(v)}")
     assert v["passed"], f"{name}, {camera} camera, real detector: {describe(v)}"
 
@@ -75,13 +84,8 @@ def test_scenario_with_real_detector(rendered, models_dir, tmp_path, name, camer
 @pytest.mark.parametrize("name,seed", GROUND_TRUTH)
 def test_scenario_with_noisy_ground_truth(rendered, tmp_path, name, seed):
     video = rendered(name)
-    # The light stage is half of a run's time without the detector, and only the scene at a
-    # red light needs it (its braking credit): the others judge tracking, TTC and the warning.
-    config = tmp_path / "config.yaml"
-    lights = SCENARIOS[name].light is not None
-    config.write_text("{}\n" if lights else "lights:\n  enabled: false\n")
-    v = run_and_judge(video, tmp_path / "e.jsonl", "--gt-boxes", labels_path_for(video),
+    v = run_and_judge(name, video, tmp_path, "--gt-boxes", labels_path_for(video),
                       "--gt-noise-px", 2.0, "--gt-miss-rate", 0.05, "--gt-false-rate", 0.05,
-                      "--seed", seed, "--config", config)
+                      "--seed", seed)
     print(f"{name} (ground truth, seed {seed}): {describe(v)}")
     assert v["passed"], f"{name} with noisy ground-truth boxes, seed {seed}: {describe(v)}"
