@@ -12,11 +12,16 @@ Tuning is on seeds 0-1 of the centred and windscreen mounts; seed 2 and the wide
 out and printed separately.
 
     python benchmarks/lvd_tuning.py [--cache out/lvd-tuning] [--config FILE] [--designs NAME ...]
-        [--scenes ...] [--cameras ...] [--seeds ...]
+        [--scenes ...] [--cameras ...] [--seeds ...] [--json FILE]
+
+``--json FILE`` writes the table's values (per cell: tuned on or held out, and per design the
+judge's verdict) for docs/warnings.md's figure ``lvd_tuning`` (``python -m benchmarks.readme
+write lvd_tuning`` runs ``measure`` with the designs and scenes that figure shows).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -58,6 +63,14 @@ DESIGNS: dict[str, dict] = {
        for w in (0.9, 1.2, 1.5) for k in (2.0, 3.0) for h in (0.0, 0.3)},
 }
 
+
+#: The designs docs/warnings.md's table shows: the one before (first_order, k1), the chosen one
+#: (CHOSEN) and its neighbours in window, sigma and hold.
+SHOWN_DESIGNS = ("first_order", "k1", "w0.9_k3_h0.3", "w1.2_k2_h0", "w1.2_k3_h0", "w1.2_k3_h0.3",
+                 "w1.5_k3_h0.3")
+CHOSEN = "w1.2_k3_h0.3"
+#: What the figure keeps of the judge's verdict on a cell.
+VERDICT_KEYS = ("passed", "warnings", "first_warning_true_ttc_s")
 
 #: The config file the designs override (None: configs/default.yaml); --config sets it.
 CONFIG_FILE: list[Path | None] = [None]
@@ -144,51 +157,85 @@ def verdict(v: dict) -> str:
     return ("-" if t is None else f"{t:.2f}") + ("" if v["passed"] else "!")
 
 
+def tuning_cells(scenes: list[str], cameras: list[str], seeds: list[int]) -> list[tuple]:
+    """(scene, camera, seed) of every cell; ``lead_stopped`` through the wide lens is left out
+    (the far small car is the detector's matter, not the braking decision's)."""
+    return [(s, c, seed) for s in scenes for c in cameras for seed in seeds
+            if not (s == "lead_stopped" and c == "wide")]
+
+
+def measure(scenes: list[str], cameras: list[str], seeds: list[int], designs: list[str],
+            cache: Path, detect_only: bool = False, renders: Path | None = None) -> dict:
+    """Each cell rendered (into ``renders``, default ``cache/renders``) and detected once
+    (cached), then replayed per design and judged.
+
+    Returns ``{"designs": [...], "chosen": CHOSEN, "cells": {"scene/camera/sN": {"held_out",
+    "expect", "verdicts": {design: {VERDICT_KEYS}}}}}`` (``cells`` empty with ``detect_only``).
+    """
+    cells = tuning_cells(scenes, cameras, seeds)
+    clips = {}
+    for cell in cells:
+        video = render_cached(cell[0], renders or cache / "renders", camera=cell[1], seed=cell[2])
+        clips[cell] = (video, detect_cached(video, cache))
+        print(f"cached {cell_name(*cell)}", file=sys.stderr, flush=True)
+    out: dict = {"designs": list(designs), "chosen": CHOSEN, "cells": {}}
+    if detect_only:
+        return out
+    for cell in cells:
+        out["cells"][cell_name(*cell)] = {"held_out": held_out(cell[1], cell[2]), "verdicts": {}}
+    for name in designs:
+        cfg = base_config(DESIGNS[name])
+        for cell, (video, dets) in clips.items():
+            v = judge_events(load_labels(labels_path_for(video)), replay(video, dets, cfg))
+            row = out["cells"][cell_name(*cell)]
+            row["expect"] = v["expect"]
+            row["verdicts"][name] = {k: v[k] for k in VERDICT_KEYS}
+        print(f"replayed {name}", file=sys.stderr, flush=True)
+    return out
+
+
+def print_table(values: dict) -> None:
+    designs = values["designs"]
+    for part, keep in (("tuned on (centred, windscreen; seeds 0-1)", False),
+                       ("held out (seed 2, and the wide lens)", True)):
+        print(f"\n{part}: first warning at the judged true TTC (s; ! = fails), benign: ok/WARN\n")
+        print("| cell | " + " | ".join(designs) + " |")
+        print("|---|" + "---|" * len(designs))
+        passed = dict.fromkeys(designs, 0)
+        n = 0
+        for name, row in values["cells"].items():
+            if row["held_out"] != keep:
+                continue
+            n += 1
+            for d in designs:
+                passed[d] += bool(row["verdicts"][d]["passed"])
+            print(f"| {name} | " + " | ".join(verdict({"expect": row["expect"],
+                                                       **row["verdicts"][d]}) for d in designs)
+                  + " |")
+        print("| **passed** | " + " | ".join(f"{passed[d]}/{n}" for d in designs) + " |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("out/lvd-tuning"))
     ap.add_argument("--scenes", nargs="+", default=list(SCENES))
     ap.add_argument("--cameras", nargs="+", default=list(CAMERAS))
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    ap.add_argument("--designs", nargs="+", default=list(DESIGNS))
+    ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
     ap.add_argument("--config", type=Path, help="the config the designs override "
                     "(default: configs/default.yaml)")
     ap.add_argument("--detect-only", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the table's values to this file")
     args = ap.parse_args()
     CONFIG_FILE[0] = args.config
-    cells = [(s, c, seed) for s in args.scenes for c in args.cameras for seed in args.seeds
-             if not (s == "lead_stopped" and c == "wide")]  # someone else's (far small car)
-    clips = {}
-    for cell in cells:
-        video = render_cached(cell[0], args.cache / "renders", camera=cell[1], seed=cell[2])
-        clips[cell] = (video, detect_cached(video, args.cache))
-        print(f"cached {cell_name(*cell)}", file=sys.stderr, flush=True)
+    values = measure(args.scenes, args.cameras, args.seeds, args.designs, args.cache,
+                     args.detect_only)
     if args.detect_only:
         return 0
-    results: dict[str, dict] = {}
-    for name in args.designs:
-        cfg = base_config(DESIGNS[name])
-        for cell, (video, dets) in clips.items():
-            results.setdefault(cell_name(*cell), {})[name] = judge_events(
-                load_labels(labels_path_for(video)), replay(video, dets, cfg))
-        print(f"replayed {name}", file=sys.stderr, flush=True)
-    for part, keep in (("tuned on (centred, windscreen; seeds 0-1)", False),
-                       ("held out (seed 2, and the wide lens)", True)):
-        print(f"\n{part}: first warning at the judged true TTC (s; ! = fails), benign: ok/WARN\n")
-        print("| cell | " + " | ".join(args.designs) + " |")
-        print("|---|" + "---|" * len(args.designs))
-        passed = dict.fromkeys(args.designs, 0)
-        n = 0
-        for cell in cells:
-            if held_out(cell[1], cell[2]) != keep:
-                continue
-            n += 1
-            row = results[cell_name(*cell)]
-            for d in args.designs:
-                passed[d] += bool(row[d]["passed"])
-            print(f"| {cell_name(*cell)} | " + " | ".join(verdict(row[d]) for d in args.designs)
-                  + " |")
-        print("| **passed** | " + " | ".join(f"{passed[d]}/{n}" for d in args.designs) + " |")
+    print_table(values)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

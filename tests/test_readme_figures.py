@@ -85,7 +85,8 @@ FRESH_RUN_CHECKS = {"quickstart": "test_readme_figures.py",
                     "tl_crop": "test_readme_figures.py",
                     "detector_sizes": "test_readme_figures.py",
                     "lights_real": "test_readme_figures.py",
-                    "geometry_accuracy": "test_readme_figures.py"}
+                    "geometry_accuracy": "test_readme_figures.py",
+                    "lvd_tuning": "test_readme_figures.py"}
 
 
 def test_every_measured_figure_is_checked_against_a_fresh_run():
@@ -162,6 +163,31 @@ def test_geometry_figures_match_a_fresh_run():
     assert committed["curve"][camera][case]["from"] == "motion"
     assert figures.differences("geometry_accuracy", fresh, committed) == [], (
         "python -m benchmarks.readme write geometry_accuracy && python -m benchmarks.readme render")
+
+
+# The braking figure's cheap part, rerun here: NHTSA's LVD, centred, seed 0 (rendered once per
+# suite, shared with tests/test_scenario_runs.py), detected once and replayed with the design
+# before (first_order: fails) and the chosen one (passes). The figure's 60 cells x 7 designs
+# take an hour of CPU from nothing and are rerun by `write lvd_tuning`.
+LVD_CELL_RERUN = ("lead_decelerating", "centred", 0)
+
+
+def test_lvd_tuning_figure_matches_a_fresh_run(scenario_cache_dir, models_dir, tmp_path):
+    from benchmarks import lvd_tuning as lvd
+
+    scene, camera, seed = LVD_CELL_RERUN
+    committed = figures.load("lvd_tuning")["values"]
+    designs = ["first_order", committed["chosen"]]
+    fresh = lvd.measure([scene], [camera], [seed], designs, tmp_path, renders=scenario_cache_dir)
+    cell = lvd.cell_name(scene, camera, seed)
+    row = committed["cells"][cell]
+    committed = {**committed, "designs": designs,
+                 "cells": {cell: {**row, "verdicts": {d: row["verdicts"][d] for d in designs}}}}
+    # What is compared is the change the figure reports: late before, in time with the choice.
+    assert not row["verdicts"]["first_order"]["passed"]
+    assert row["verdicts"][committed["chosen"]]["passed"]
+    assert figures.differences("lvd_tuning", fresh, committed) == [], (
+        "python -m benchmarks.readme write lvd_tuning && python -m benchmarks.readme render")
 
 
 def test_a_drifted_figure_is_caught():
