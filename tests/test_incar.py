@@ -362,10 +362,12 @@ def test_memory_stays_flat_over_repeated_replays(tmp_path, shared_dir, models_di
     pipeline.sinks.append(memory)
     summary = pipeline.run()
     assert summary.frames == 38 * loops and len(memory.mb) == loops
-    # After two loops of warm-up (allocator arenas, ONNX Runtime buffers) nothing may grow with
-    # the frames: a leak of 50 kB a frame would add 7.6 MB over the last four loops.
-    growth = max(memory.mb[2:]) - memory.mb[1]
-    assert growth < 5.0, memory.mb
+    # After a loop of warm-up nothing may grow with the frames: a leak of 50 kB a frame adds
+    # 1.9 MB to every loop. A one-off step (an allocator arena or an ONNX Runtime buffer taken
+    # late, which on a busy machine can come in any loop: 5.1 MB once, then flat) is not a
+    # leak, so the typical growth from loop to loop is judged, not the largest.
+    per_loop_mb = np.diff(memory.mb[1:])
+    assert float(np.median(per_loop_mb)) < 1.0, memory.mb
 
 
 def test_reset_stages_replays_as_if_built_afresh():
