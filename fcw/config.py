@@ -143,6 +143,10 @@ class FarCropConfig(_Section):
     # 160 x 101 px of a 720p frame: the 416x256 input's shape, seen at 2.6x.
     tight_width_frac: float = Field(0.125, gt=0.02, le=1.0)
     tight_height_frac: float = Field(0.14, gt=0.02, le=1.0)
+    # Only its boxes narrower than this (x frame width) are kept: a nearer car the far crop
+    # sees whole, and a second outline of it from a 2.6x zoom, there in some frames and not in
+    # others, makes the fused box jitter (a braking lead 30 m ahead was confirmed late).
+    tight_max_box_frac: float = Field(0.02, gt=0.0, le=1.0)
 
 
 class DetectorConfig(_Section):

@@ -251,6 +251,9 @@ class Detector:
             shift = np.array([win.x0, win.y0, win.x0, win.y0], np.float32)
             crop = Detections(crop.xyxy + shift, crop.score, crop.class_id)
             crop = drop_cut_boxes(crop, win, w, h)
+            if k > 1:  # the tight crop (far_crop_windows puts it after the far crop)
+                crop = crop[crop.xyxy[:, 2] - crop.xyxy[:, 0]
+                            < self.cfg.far_crop.tight_max_box_frac * w]
             # A tight crop's fragment of a car the far crop saw whole is dropped like one of
             # the full frame's: against every pass before it.
             parts.append(drop_fragments(crop, Detections.concat(parts),

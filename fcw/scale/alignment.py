@@ -23,9 +23,14 @@ import numpy as np
 from fcw.boxes import iou_matrix
 
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5)
-# Below this many pixels across, a patch holds too little texture for a 6-parameter warp: on
-# 15 px cars of the real highway clip it "found" growth the box did not show.
-MIN_PATCH_PX = 20.0
+# Below this many pixels across (the box's smaller side), a patch holds too little texture for
+# a 6-parameter warp: a 10 px floor misread the stopped car's rate through the wide lens. 14 px
+# confirms a far car a second sooner than 20 px did: the stopped lead through a 110° lens warns
+# at true TTC 2.4 s instead of 1.5 s (seeds 0-2, docs/detector.md). 15 px cars of the real
+# highway clip once showed growth the box did not; with the plausibility checks of
+# fcw/risk/plausibility.py in front, no real drive warns or cautions at 14 px, with either model
+# and the tight crop on or off (tests/test_real_drives.py holds the default config).
+MIN_PATCH_PX = 14.0
 # An aligned key box overlapping the tracker's box less than this has slid onto something else.
 MIN_AGREEMENT_IOU = 0.3
 # The mask is the box grown by this fraction: a tight box leaves the vehicle's outline, its
