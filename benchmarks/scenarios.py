@@ -5,6 +5,9 @@ through fcw with the real detector (the default config's model), judged as NHTSA
         [--seeds 0,1,2] [--cache out/scenario-cache] [--out out/scenario-matrix]
         [--models-dir DIR] [--config FILE]
 
+Each clip runs as in tests/test_scenario_runs.py: the wide mount is told its lens
+(``camera.focal_px``), and the light stage runs only in a scene with a light.
+
 Clips are rendered once into the cache (keyed by scenario, camera, seed, fps, size and a digest
 of the renderer's source) by worker processes that render ahead while fcw runs the previous clip.
 Writes ``scenarios.json`` (every run's verdict) and ``scenarios.md`` (the table) into --out after
@@ -50,6 +53,22 @@ def _min_true_ttc_s(labels: Any) -> float | None:
     vals = [getattr(f.lead, labels.expect.ttc) for f in labels.frames if f.lead is not None]
     vals = [v for v in vals if v is not None]
     return round(min(vals), 3) if vals else None
+
+
+def clip_config(path: Path | None, name: str, camera: str) -> Any:
+    """The config a clip runs with, as in tests/test_scenario_runs.py: the wide mount is told its
+    lens (``stated_focal_px``), and the light stage runs only in a scene with a light (elsewhere
+    it only costs time; the lights are judged by their own tests)."""
+    from fcw.config import load_config
+    from fcw.scenarios.camera import stated_focal_px
+
+    overrides: dict[str, Any] = {"alert.enabled": False, "output.heartbeat_s": 0.0}
+    if SCENARIOS[name].light is None:
+        overrides["lights.enabled"] = False
+    focal_px = stated_focal_px(camera)
+    if focal_px is not None:
+        overrides["camera.focal_px"] = round(focal_px, 1)
+    return load_config(path, overrides)
 
 
 def _fmt(x: Any) -> str:
@@ -139,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             video = Path(fut.result())
             labels_path = labels_path_for(video)
             labels = load_labels(labels_path)
-            run = run_clip(cfg, Clip(video.stem, video, labels_path, labels), args.models_dir)
+            run = run_clip(clip_config(args.config, name, camera),
+                           Clip(video.stem, video, labels_path, labels), args.models_dir)
             row = {"scenario": name, "camera": camera, "seed": seed, **judge_clip(run),
                    "min_true_ttc_s": _min_true_ttc_s(labels), "frames": len(run.frames)}
             rows.append(row)

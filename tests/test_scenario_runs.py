@@ -23,10 +23,9 @@ from __future__ import annotations
 import pytest
 from clitools import fcw
 
-from fcw.config import FarCropConfig
 from fcw.eval.warnings import judge_events, read_fcw_events
 from fcw.labels import labels_path_for, load_labels
-from fcw.scenarios.camera import CAMERAS, get_camera
+from fcw.scenarios.camera import CAMERAS, stated_focal_px
 from fcw.scenarios.kinematics import SCENARIOS
 
 SEEDS = (0, 1, 2)
@@ -59,10 +58,8 @@ def describe(v: dict) -> str:
 
 def lens_config(camera: str) -> str:
     """The config lines that tell fcw a wide-angle lens (none for a normal one)."""
-    mount = get_camera(camera)
-    if mount.hfov_deg < FarCropConfig().tight_min_hfov_deg:
-        return ""
-    return f"camera:\n  focal_px: {mount.focal_px:.1f}\n"
+    focal_px = stated_focal_px(camera)
+    return "" if focal_px is None else f"camera:\n  focal_px: {focal_px:.1f}\n"
 
 
 def run_and_judge(name, video, tmp_path, *extra, camera: str = "centred"):

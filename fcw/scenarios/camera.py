@@ -178,3 +178,13 @@ def get_camera(name: str, width: int = 1280, height: int = 720) -> PinholeCamera
     except KeyError:
         raise KeyError(f"unknown camera {name!r}; known: {', '.join(CAMERAS)}") from None
     return replace(cam, width=width, height=height)
+
+
+def stated_focal_px(name: str, width: int = 1280, height: int = 720) -> float | None:
+    """The focal length a user states for the named mount, as copied from a wide-angle dashcam's
+    box (``camera.focal_px``: it turns the tight crop on, docs/detector.md); None for a normal
+    lens, which runs on the config's defaults. The suite and the scenario matrix run with it."""
+    from fcw.config import FarCropConfig
+
+    cam = get_camera(name, width, height)
+    return cam.focal_px if cam.hfov_deg >= FarCropConfig().tight_min_hfov_deg else None
