@@ -687,6 +687,80 @@ def render_lvd_tuning(v: dict[str, Any]) -> str:
             + "---|" * len(designs) + f"\n{rows}")
 
 
+# --- scenario_matrix: docs/scenarios.md's matrix -----------------------------------------------
+
+MATRIX_COMMAND = "python benchmarks/scenarios.py"
+MATRIX_OUT = REPO / "out" / "scenario-matrix"
+
+
+def measure_scenario_matrix() -> dict[str, Any]:
+    """benchmarks/scenarios.py over every scenario, mount and seed (about 40 minutes on two
+    cores; renders cached in out/scenario-cache/)."""
+    from benchmarks import scenarios
+
+    if scenarios.main(["--out", str(MATRIX_OUT)]) != 0:
+        raise RuntimeError(f"{MATRIX_COMMAND} failed")
+    doc = json.loads((MATRIX_OUT / "scenarios.json").read_text(encoding="utf-8"))
+    return scenarios.figure_values(doc)
+
+
+def _matrix_cell(c: dict[str, Any]) -> str:
+    """A failed cell: what went wrong, briefly."""
+    t = c["first_warning_true_ttc_s"]
+    if c["expect"] == "required":
+        return "no warning" if t is None else f"warned at {t:.2f} s"
+    return f"{c['warnings']} warning(s), the first at {t:.2f} s"
+
+
+def render_scenario_matrix(v: dict[str, Any]) -> str:
+    """Per scenario and mount, the seeds passed, with what went wrong where one failed; then the
+    cautions and warnings of the benign runs."""
+    cams, cells = v["cameras"], v["cells"]
+    scenes = list(dict.fromkeys(name.split("/")[0] for name in cells))
+    rows = ""
+    for scene in scenes:
+        row = []
+        for cam in cams:
+            cs = {n.split("/")[2]: c for n, c in cells.items() if n.startswith(f"{scene}/{cam}/")}
+            failed = [f"s{seed}: {_matrix_cell(c)}" for seed, c in cs.items() if not c["passed"]]
+            row.append(f"{len(cs) - len(failed)}/{len(cs)}"
+                       + (f" ({'; '.join(failed)})" if failed else ""))
+        expect = next(c for n, c in cells.items() if n.startswith(f"{scene}/"))
+        req = (f"warn by {expect['required_ttc_s']:g} s ({expect['ttc']})"
+               if expect["expect"] == "required" else "no warning")
+        rows += f"| `{scene}` | {req} | " + " | ".join(row) + " |\n"
+    intro = (f"`{MATRIX_COMMAND}` (`python -m benchmarks.readme write scenario_matrix`): model "
+             f"`{v['model']}`, {v['fps']:g} fps, 1280x720, seeds "
+             f"{', '.join(str(s) for s in v['seeds'])}; the wide mount told its lens, the light "
+             "stage only in a scene with a light. Seeds passed per scenario and mount (a required "
+             "warning: in time and not before TTC 5 s; a benign scene: no warning), and what "
+             "went wrong where one failed (the true TTC of the first warning; ttc2_s: NHTSA's TTC "
+             "counting the lead's braking):")
+    return (f"{textwrap.fill(intro, width=100)}\n\n| scenario | expected | "
+            + " | ".join(cams) + " |\n|---|---|" + "---|" * len(cams) + f"\n{rows}\n"
+            + _matrix_totals(v))
+
+
+def _matrix_totals(v: dict[str, Any]) -> str:
+    cells = v["cells"]
+    benign = [c for c in cells.values() if c["expect"] == "forbidden"]
+    nhtsa = [c for c in cells.values() if c["expect"] == "required"]
+    failed = [n for n, c in cells.items() if not c["passed"]]
+    tail = (f"NHTSA runs passed: {sum(c['passed'] for c in nhtsa)} of {len(nhtsa)}. Benign runs: "
+            f"{len(benign)}; with a warning: {sum(c['warnings'] > 0 for c in benign)} "
+            f"({sum(c['warnings'] for c in benign)} warnings); with a caution (allowed, "
+            f"reported): {sum(c['cautions'] > 0 for c in benign)} "
+            f"({sum(c['cautions'] for c in benign)} cautions). Failed: "
+            + (", ".join(f"`{n}`" for n in failed) if failed else "none") + ".")
+    return textwrap.fill(tail, width=100) + "\n"
+
+
+def render_scenario_summary(v: dict[str, Any]) -> str:
+    """The README's line: the matrix's totals (docs/scenarios.md has the table)."""
+    return (f"`{MATRIX_COMMAND}` (the whole matrix: {len(v['cells'])} runs, model "
+            f"`{v['model']}`; table in docs/scenarios.md):\n\n" + _matrix_totals(v))
+
+
 FIGURES = {f.name: f for f in (
     Figure("quickstart", "fcw demo", measure_quickstart, render_quickstart,
            {"warning_t_s": 1e-6, "warning_ttc_s": 0.005, "warning_ttc_sigma_s": 0.005,
@@ -723,6 +797,11 @@ FIGURES = {f.name: f for f in (
     Figure("lvd_tuning", LVD_TUNING_COMMAND, measure_lvd_tuning, render_lvd_tuning,
            # The true TTC of the first warning's frame: a CPU's last digits may move it a frame.
            {"first_warning_true_ttc_s": 0.04}),
+    Figure("scenario_matrix", MATRIX_COMMAND, measure_scenario_matrix, render_scenario_matrix,
+           # The true TTC of the first warning's frame: a CPU's last digits may move it a frame.
+           {"first_warning_true_ttc_s": 0.04}),
+    Figure("scenario_summary", MATRIX_COMMAND, None, render_scenario_summary, {},
+           source="scenario_matrix"),
     Figure("geometry_summary", GEOMETRY_COMMAND, None, render_geometry_summary, {},
            source="geometry_accuracy"),
     Figure("geometry_bend", GEOMETRY_COMMAND, None, render_geometry_bend, {},

@@ -108,6 +108,21 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: What the README figure keeps of each run (``python -m benchmarks.readme write scenario_matrix``).
+FIGURE_KEYS = ("expect", "passed", "warnings", "cautions", "first_warning_true_ttc_s",
+               "required_ttc_s", "ttc")
+
+
+def figure_values(doc: dict[str, Any]) -> dict[str, Any]:
+    """The figure's values from a ``scenarios.json``: the run's settings and, per cell
+    ("scenario/camera/seed"), the judge's verdict (no timings: they move with the machine)."""
+    meta = doc["meta"]
+    return {"model": meta["model"], "fps": meta["fps"], "cameras": meta["cameras"],
+            "seeds": meta["seeds"],
+            "cells": {f"{r['scenario']}/{r['camera']}/{r['seed']}": {k: r[k] for k in FIGURE_KEYS}
+                      for r in doc["runs"]}}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenarios", default=",".join(_order()))

@@ -3,6 +3,7 @@ first run a newcomer makes: `fcw demo`, offline, with no setting."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import sys
 from pathlib import Path
@@ -86,7 +87,8 @@ FRESH_RUN_CHECKS = {"quickstart": "test_readme_figures.py",
                     "detector_sizes": "test_readme_figures.py",
                     "lights_real": "test_readme_figures.py",
                     "geometry_accuracy": "test_readme_figures.py",
-                    "lvd_tuning": "test_readme_figures.py"}
+                    "lvd_tuning": "test_readme_figures.py",
+                    "scenario_matrix": "test_readme_figures.py"}
 
 
 def test_every_measured_figure_is_checked_against_a_fresh_run():
@@ -188,6 +190,28 @@ def test_lvd_tuning_figure_matches_a_fresh_run(scenario_cache_dir, models_dir, t
     assert row["verdicts"][committed["chosen"]]["passed"]
     assert figures.differences("lvd_tuning", fresh, committed) == [], (
         "python -m benchmarks.readme write lvd_tuning && python -m benchmarks.readme render")
+
+
+# One cell of the scenario matrix (135 cells, about 40 minutes: `write scenario_matrix`): the wide
+# lens's stopped lead, whose passing the figure reports (a render the suite makes anyway).
+MATRIX_CELL_RERUN = ("lead_stopped", "wide", 0)
+
+
+def test_scenario_matrix_figure_matches_a_fresh_run(scenario_cache_dir, models_dir, tmp_path):
+    from benchmarks import scenarios
+
+    scene, camera, seed = MATRIX_CELL_RERUN
+    assert scenarios.main(["--scenarios", scene, "--cameras", camera, "--seeds", str(seed),
+                           "--cache", str(scenario_cache_dir), "--out", str(tmp_path),
+                           "--models-dir", str(models_dir)]) == 0
+    fresh = scenarios.figure_values(json.loads(
+        (tmp_path / "scenarios.json").read_text(encoding="utf-8")))
+    committed = figures.load("scenario_matrix")["values"]
+    cell = f"{scene}/{camera}/{seed}"
+    committed = {**committed, "cameras": [camera], "seeds": [seed],
+                 "cells": {cell: committed["cells"][cell]}}
+    assert figures.differences("scenario_matrix", fresh, committed) == [], (
+        "python -m benchmarks.readme write scenario_matrix && python -m benchmarks.readme render")
 
 
 def test_a_drifted_figure_is_caught():
