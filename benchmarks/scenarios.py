@@ -123,6 +123,22 @@ def figure_values(doc: dict[str, Any]) -> dict[str, Any]:
                       for r in doc["runs"]}}
 
 
+def run_cell(name: str, camera: str, seed: int, video: Path, config: Path | None = None,
+             models_dir: Path | None = None) -> dict[str, Any]:
+    """One cell of the matrix: fcw on the rendered ``video`` (labels beside it), judged."""
+    from fcw.eval.dataset import Clip
+    from fcw.eval.runner import run_clip
+    from fcw.eval.warnings import judge_clip
+    from fcw.labels import labels_path_for, load_labels
+
+    labels_path = labels_path_for(video)
+    labels = load_labels(labels_path)
+    run = run_clip(clip_config(config, name, camera),
+                   Clip(video.stem, video, labels_path, labels), models_dir)
+    return {"scenario": name, "camera": camera, "seed": seed, **judge_clip(run),
+            "min_true_ttc_s": _min_true_ttc_s(labels), "frames": len(run.frames)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenarios", default=",".join(_order()))
@@ -147,10 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from engines.spec import load_spec
     from fcw.config import load_config
-    from fcw.eval.dataset import Clip
-    from fcw.eval.runner import run_clip
-    from fcw.eval.warnings import judge_clip
-    from fcw.labels import labels_path_for, load_labels
 
     cfg = load_config(args.config, {"alert.enabled": False, "output.heartbeat_s": 0.0})
     meta: dict[str, Any] = {"model": load_spec(cfg.detector.model).name, "fps": args.fps,
@@ -170,13 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         renders: list[Future[str]] = [pool.submit(_render, n, str(args.cache), c, s, args.fps)
                                       for n, c, s in jobs]
         for (name, camera, seed), fut in zip(jobs, renders):
-            video = Path(fut.result())
-            labels_path = labels_path_for(video)
-            labels = load_labels(labels_path)
-            run = run_clip(clip_config(args.config, name, camera),
-                           Clip(video.stem, video, labels_path, labels), args.models_dir)
-            row = {"scenario": name, "camera": camera, "seed": seed, **judge_clip(run),
-                   "min_true_ttc_s": _min_true_ttc_s(labels), "frames": len(run.frames)}
+            row = run_cell(name, camera, seed, Path(fut.result()), args.config, args.models_dir)
             rows.append(row)
             meta["elapsed_s"] = time.monotonic() - t0
             print(f"{name:22s} {camera:10s} seed {seed}: passed={row['passed']} warnings="
