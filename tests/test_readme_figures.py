@@ -191,7 +191,7 @@ def test_lvd_tuning_figure_matches_a_fresh_run(scenario_cache_dir, models_dir, t
         "python -m benchmarks.readme write lvd_tuning && python -m benchmarks.readme render")
 
 
-# One cell of the scenario matrix (135 cells, about 40 minutes: `write scenario_matrix`): the wide
+# One cell of the scenario matrix (135 cells, half an hour: `write scenario_matrix`): the wide
 # lens's stopped lead, whose passing the figure reports (a render the suite makes anyway).
 MATRIX_CELL_RERUN = ("lead_stopped", "wide", 0)
 
