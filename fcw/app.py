@@ -188,7 +188,10 @@ def build_parts(cfg: Config, options: RunOptions,
         risk=RiskStage(cfg.camera, cfg.corridor, cfg.warning,
                        LeadScaleEstimator(cfg.lead_scale) if cfg.lead_scale.enabled else None,
                        red_light_decel_factor=cfg.lights.red_light_decel_factor
-                       if cfg.lights.enabled else None, plausibility=cfg.plausibility),
+                       if cfg.lights.enabled else None,
+                       red_light_wait_s=cfg.lights.red_light_wait_s,
+                       red_light_memory_s=cfg.lights.red_light_memory_s,
+                       plausibility=cfg.plausibility),
         lights=lights, prompts=LightPrompts(cfg.lights, cfg.camera) if lights else None,
         geometry=GeometryStage(cfg.camera, tuple(i for i, name in enumerate(spec.class_names)
                                                  if name == "car"))

@@ -415,6 +415,12 @@ class LightsConfig(_Section):
     # lead's TTC falls: TTC as if it braked this many times as hard as now (fcw/risk/braking.py;
     # no braking, no credit); null: no credit.
     red_light_decel_factor: Optional[float] = Field(2.0, ge=1.0, le=10.0)
+    # Until the braking is measurable (tau-dot needs 0.5 s of a plausible lead's readings) a red
+    # light holds the warning back, at most this long after the lead's first reading.
+    red_light_wait_s: float = Field(1.0, ge=0.0, le=2.0)
+    # A red light read still governs this long while no light is read (a far head drops out of
+    # the classifiers for a second at a time); a light read in another state ends it at once.
+    red_light_memory_s: float = Field(1.5, ge=0.0, le=10.0)
 
 
 class Config(_Section):

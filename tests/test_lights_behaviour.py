@@ -146,6 +146,24 @@ def test_tau_dot_is_robust_to_jumps():
     assert est.update(2.0, 8, 3.0) is None  # a new lead starts over
 
 
+def test_tau_dot_is_known_early_only_when_its_readings_agree():
+    """A clean braking track gives tau-dot after 0.5 s; one whose TTC swings by a second (a
+    15 px car through a wide lens) only after ``wait_s``, and the hold ends then too."""
+    clean, swinging = TauDotEstimator(wait_s=1.0), TauDotEstimator(wait_s=1.0)
+    got_clean, got_swinging = {}, {}
+    for i in range(int(1.2 * FPS)):
+        t = i / FPS
+        got_clean[i] = clean.update(t, 1, 4.0 - 0.4 * t)
+        got_swinging[i] = swinging.update(t, 1, 4.0 - 0.4 * t + 0.5 * np.sin(2 * np.pi * t))
+    first_clean = min(i for i, v in got_clean.items() if v is not None)
+    first_swinging = min(i for i, v in got_swinging.items() if v is not None)
+    assert first_clean == round(0.5 * FPS) and got_clean[first_clean] == pytest.approx(-0.4)
+    assert first_swinging == round(1.0 * FPS)
+    assert swinging.hold(29 / FPS) and not swinging.hold(30 / FPS)
+    # A missing reading is skipped, not a reason to start over.
+    assert clean.update(1.2, 1, None) is None and clean.update(1.25, 1, 3.5) is not None
+
+
 def test_detector_drops_a_wide_phantom_around_a_near_car():
     from fcw.perception.detector import drop_enclosing
 

@@ -17,7 +17,11 @@ gets no credit: the first-order TTC stands, as without a light.
 tau-dot comes from the Theil-Sen slope (median of pairwise slopes) of the lead's TTC over the
 last ``window_s``: the scale acceleration of a single frame is far too noisy for a decision
 this close to its boundary, and the median ignores the jumps a re-keyed or re-associated box
-makes.
+makes. It is fed only the readings that may decide (a plausible lead's): a young track's first
+readings fall from tens of seconds to a few in a fraction of a second, which reads as no braking
+at all. Until tau-dot is known the red light holds the warning back, for at most ``wait_s``
+after the lead's first reading (``hold``): without the hold a lead that becomes plausible close
+in (a far car through a wide lens) would warn before its braking could be seen.
 """
 from __future__ import annotations
 
@@ -43,28 +47,60 @@ def braking_credited_ttc(ttc_s: float, ttc_sigma_s: float | None, tau_dot: float
 
 
 class TauDotEstimator:
-    """``update(t_s, lead_id, ttc_s) -> tau-dot | None`` of the current lead's TTC."""
+    """``update(t_s, lead_id, ttc_s) -> tau-dot | None`` of the current lead's TTC; a missing
+    reading (None) is skipped, a new lead starts over. ``hold(t_s)``: whether a red light should
+    still hold the warning back, waiting for tau-dot.
 
-    def __init__(self, window_s: float = 1.0, min_span_s: float = 0.5, min_points: int = 8) -> None:
+    tau-dot is known once the readings span ``min_span_s`` and agree on it (the slope's standard
+    error, from the robust scatter about the fitted line, at most ``max_slope_se``), or once they
+    span ``wait_s`` whatever their scatter: a clean track is decided on quickly, a noisy one (a
+    car of 15 px through a wide lens, whose TTC swings by a second over a second) only once it has
+    shown its trend, and the red light holds the warning at most ``wait_s`` in either case.
+    """
+
+    def __init__(self, window_s: float = 2.0, min_span_s: float = 0.5, min_points: int = 8,
+                 wait_s: float = 1.0, max_slope_se: float = 0.15) -> None:
         self.window_s = window_s
         self.min_span_s = min_span_s
         self.min_points = min_points
+        self.wait_s = wait_s
+        self.max_slope_se = max_slope_se
         self._lead: int | None = None
+        self._first_t_s: float | None = None
         self._points: deque[tuple[float, float]] = deque()
 
+    def hold(self, t_s: float) -> bool:
+        """True within ``wait_s`` of the current lead's first reading."""
+        return self._first_t_s is not None and t_s - self._first_t_s < self.wait_s
+
     def update(self, t_s: float, lead_id: int | None, ttc_s: float | None) -> float | None:
-        if lead_id != self._lead or ttc_s is None:
+        if lead_id != self._lead:
             self._points.clear()
             self._lead = lead_id
+            self._first_t_s = None
         if ttc_s is None:
             return None
+        if self._first_t_s is None:
+            self._first_t_s = t_s
         self._points.append((t_s, ttc_s))
         while self._points and self._points[0][0] < t_s - self.window_s:
             self._points.popleft()
-        if len(self._points) < self.min_points or t_s - self._points[0][0] < self.min_span_s:
+        span_s = t_s - self._points[0][0]
+        if len(self._points) < self.min_points or span_s < self.min_span_s:
             return None
         t, y = np.array(self._points).T
         i, j = np.triu_indices(len(t), 1)
         dt = t[j] - t[i]
         ok = dt > 0
-        return float(np.median((y[j] - y[i])[ok] / dt[ok]))
+        slope = float(np.median((y[j] - y[i])[ok] / dt[ok]))
+        if span_s < self.wait_s and theil_sen_se(t, y, slope) > self.max_slope_se:
+            return None
+        return slope
+
+
+def theil_sen_se(t: np.ndarray, y: np.ndarray, slope: float) -> float:
+    """Standard error of a line's slope from the robust scatter (1.4826 MAD) of the residuals."""
+    r = y - slope * t
+    scatter = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    spread = float(np.std(t)) * np.sqrt(len(t))
+    return scatter / spread if spread > 0 else float("inf")

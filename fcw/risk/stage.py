@@ -55,17 +55,22 @@ class RiskStage:
     ``tracks`` are vehicles (the tracker keeps no other class). ``lead_scale``: the image
     alignment's estimate of the lead's scale rate (fcw/scale/), injected; None reads the rates
     from the boxes alone. ``red_light_decel_factor``: credit the ego's braking under a red
-    light (fcw/risk/braking.py); None never does.
+    light (fcw/risk/braking.py); None never does. ``red_light_wait_s``: how long a red light holds
+    a new lead's warning back while its braking is not measurable yet; ``red_light_memory_s``: how
+    long a red light read governs while no light is read.
     """
 
     def __init__(self, camera: CameraConfig, corridor: CorridorConfig, warning: WarningConfig,
                  lead_scale: LeadScaleEstimator | None = None,
-                 red_light_decel_factor: float | None = None,
+                 red_light_decel_factor: float | None = None, red_light_wait_s: float = 1.0,
+                 red_light_memory_s: float = 1.5,
                  plausibility: PlausibilityConfig | None = None) -> None:
         self.camera = camera
         self.plausibility_cfg = (plausibility if plausibility is not None
                                  else PlausibilityConfig.model_validate({}))
         self.red_light_decel_factor = red_light_decel_factor
+        self.red_light_wait_s = red_light_wait_s
+        self.red_light_memory_s = red_light_memory_s
         self.corridor_cfg = corridor
         self.warning_cfg = warning
         self.lead_scale = lead_scale
@@ -80,7 +85,8 @@ class RiskStage:
         # Per track id, (capture time, box width, bottom row) of the recent frames the detector
         # saw it in: kept for every track, so that a new lead (a cut-in) has its rates at once.
         self._history: dict[int, list[tuple[float, float, float]]] = {}
-        self._tau_dot = TauDotEstimator()
+        self._tau_dot = TauDotEstimator(wait_s=self.red_light_wait_s)
+        self._red_seen_t_s: float | None = None
         # (lead id, capture time) since which the lead's scale acceleration has shown braking.
         self._braking_since: tuple[int, float] | None = None
         self.state_machine = WarningStateMachine(self.warning_cfg)
@@ -144,11 +150,14 @@ class RiskStage:
             decide_sigma_s *= ttc2_s / decide_ttc_s
             decide_ttc_s = ttc2_s
         decide_closing = closing and plausible
-        tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s)
-        if (self.red_light_decel_factor is not None and tau_dot is not None and light is not None
-                and light.state is LightState.RED and decide_ttc_s is not None):
-            decide_ttc_s, decide_sigma_s = braking_credited_ttc(
-                decide_ttc_s, decide_sigma_s, tau_dot, self.red_light_decel_factor)
+        tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s if plausible else None)
+        if (self.red_light_decel_factor is not None and self._red_governs(frame.t_s, light)
+                and decide_ttc_s is not None):
+            if tau_dot is not None:
+                decide_ttc_s, decide_sigma_s = braking_credited_ttc(
+                    decide_ttc_s, decide_sigma_s, tau_dot, self.red_light_decel_factor)
+            elif self._tau_dot.hold(frame.t_s):
+                decide_ttc_s = decide_sigma_s = None  # braking not measurable yet
             decide_closing = decide_ttc_s is not None
         level, events = self.state_machine.update(frame.t_s, frame.index, lead_id, decide_ttc_s,
                                                   decide_sigma_s, decide_closing)
@@ -156,6 +165,18 @@ class RiskStage:
                     level=level, range_m=range_m, closing_speed_mps=closing_mps,
                     headway_s=headway, plausible=plausible, implausible_reason=reason)
         return risk, events
+
+    def _red_governs(self, t_s: float, light: TrafficLight | None) -> bool:
+        """A red light governs: read now, or read within ``red_light_memory_s`` with no light
+        read since (a far head of a few pixels drops out of the classifiers for a second at a
+        time; a light that changes is read changing, so only "none" bridges the gap)."""
+        state = None if light is None else light.state
+        if state is LightState.RED:
+            self._red_seen_t_s = t_s
+        elif state is not LightState.NONE:
+            self._red_seen_t_s = None
+        return (self._red_seen_t_s is not None
+                and t_s - self._red_seen_t_s <= self.red_light_memory_s)
 
     def _braking_held(self, t_s: float, lead_id: int | None, braking: bool) -> bool:
         """Whether the lead has shown braking for ``second_order_hold_s`` of frame time without
