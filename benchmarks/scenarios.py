@@ -124,8 +124,10 @@ def figure_values(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_cell(name: str, camera: str, seed: int, video: Path, config: Path | None = None,
-             models_dir: Path | None = None) -> dict[str, Any]:
-    """One cell of the matrix: fcw on the rendered ``video`` (labels beside it), judged."""
+             models_dir: Path | None = None, ground_truth: Any = None) -> dict[str, Any]:
+    """One cell of the matrix: fcw on the rendered ``video`` (labels beside it), judged.
+    ``ground_truth``: a ``fcw.app.GroundTruthOptions`` to feed the labels' boxes instead of the
+    detector's (``fcw run --gt-boxes``)."""
     from fcw.eval.dataset import Clip
     from fcw.eval.runner import run_clip
     from fcw.eval.warnings import judge_clip
@@ -134,7 +136,8 @@ def run_cell(name: str, camera: str, seed: int, video: Path, config: Path | None
     labels_path = labels_path_for(video)
     labels = load_labels(labels_path)
     run = run_clip(clip_config(config, name, camera),
-                   Clip(video.stem, video, labels_path, labels), models_dir)
+                   Clip(video.stem, video, labels_path, labels), models_dir,
+                   ground_truth=ground_truth)
     return {"scenario": name, "camera": camera, "seed": seed, **judge_clip(run),
             "min_true_ttc_s": _min_true_ttc_s(labels), "frames": len(run.frames)}
 

@@ -1,5 +1,6 @@
-"""Rendered scenarios through the CLI, judged as NHTSA scores them (``fcw/eval/warnings.py``):
-NHTSA's three tests must warn in time and not too early, benign scenes must never warn.
+"""Rendered scenarios through fcw's pipeline, judged as NHTSA scores them
+(``fcw/eval/warnings.py``): NHTSA's three tests must warn in time and not too early, benign
+scenes must never warn.
 
 With the real detector (the default config's model) on the rendered video: the NHTSA tests on
 seed 0 with every camera mount (centred, a tilted windscreen mount, a wide-angle lens), and the
@@ -7,7 +8,8 @@ benign scenes that come close centred and through the mount where each once warn
 ground-truth boxes plus detector-like noise, misses and false boxes (NHTSA's tests over three
 seeds, the benign scenes on one), so that tracking, TTC and the warning logic are judged without
 the detector. The whole matrix (every scene, camera and seed) is ``benchmarks/scenarios.py``; the
-suite runs this part of it to stay within its time.
+suite runs this part of it to stay within its time, in the test's process (the CLI costs a
+second and a half of imports per run; its own tests drive it).
 
 Known failures are marked ``xfail`` with the reason, strict where the run is deterministic, so a
 fix shows up as an unexpected pass:
@@ -21,11 +23,11 @@ wide lens (docs/detector.md). The other mounts run the default config.
 from __future__ import annotations
 
 import pytest
-from clitools import fcw
 
-from fcw.eval.warnings import judge_events, read_fcw_events
-from fcw.labels import labels_path_for, load_labels
-from fcw.scenarios.camera import CAMERAS, stated_focal_px
+from benchmarks.scenarios import run_cell
+from fcw.app import GroundTruthOptions
+from fcw.labels import labels_path_for
+from fcw.scenarios.camera import CAMERAS
 from fcw.scenarios.kinematics import SCENARIOS
 
 SEEDS = (0, 1, 2)
@@ -56,41 +58,25 @@ def describe(v: dict) -> str:
             f"{v['nuisance_warnings']} too early")
 
 
-def lens_config(camera: str) -> str:
-    """The config lines that tell fcw a wide-angle lens (none for a normal one)."""
-    focal_px = stated_focal_px(camera)
-    return "" if focal_px is None else f"camera:\n  focal_px: {focal_px:.1f}\n"
-
-
-def run_and_judge(name, video, tmp_path, *extra, camera: str = "centred"):
-    """``fcw run`` on the scene's video, judged against its labels. The default config, but the
-    light stage runs only in a scene with a light (its braking credit): elsewhere it could only
-    cost time (a quarter of a run with the detector, half without), and the lights are judged
-    by their own tests (test_lights_real.py, test_lights_behaviour.py)."""
-    config = tmp_path / "config.yaml"
-    lights = SCENARIOS[name].light is not None
-    config.write_text(lens_config(camera) + ("" if lights else "lights:\n  enabled: false\n")
-                      or "{}\n")
-    events = tmp_path / "e.jsonl"
-    proc = fcw("run", "--source", video, "--headless", "--no-status", "--events", events,
-               "--config", config, *extra)
-    assert proc.returncode == 0, proc.stderr
-    return judge_events(load_labels(labels_path_for(video)), read_fcw_events(events))
+def run_and_judge(name, video, camera="centred", models_dir=None, ground_truth=None):
+    """fcw on the scene's video, judged against its labels: in this process, through
+    ``benchmarks.scenarios.run_cell``, as the matrix runs it (the config of ``clip_config``: the
+    wide mount told its lens, the light stage only in a scene with a light); the same pipeline
+    as ``fcw run`` (``fcw/eval/runner.py``), whose CLI the other tests drive."""
+    return run_cell(name, camera, 0, video, models_dir=models_dir, ground_truth=ground_truth)
 
 
 @pytest.mark.parametrize("name,camera", MOUNTED)
-def test_scenario_with_real_detector(rendered, models_dir, tmp_path, name, camera):
-    v = run_and_judge(name, rendered(name, camera), tmp_path, "--models-dir", models_dir,
-                      camera=camera)
+def test_scenario_with_real_detector(rendered, models_dir, name, camera):
+    v = run_and_judge(name, rendered(name, camera), camera, models_dir=models_dir)
     print(f"{name} ({camera} camera, detector): {describe(v)}")
     assert v["passed"], f"{name}, {camera} camera, real detector: {describe(v)}"
 
 
 @pytest.mark.parametrize("name,seed", GROUND_TRUTH)
-def test_scenario_with_noisy_ground_truth(rendered, tmp_path, name, seed):
+def test_scenario_with_noisy_ground_truth(rendered, name, seed):
     video = rendered(name)
-    v = run_and_judge(name, video, tmp_path, "--gt-boxes", labels_path_for(video),
-                      "--gt-noise-px", 2.0, "--gt-miss-rate", 0.05, "--gt-false-rate", 0.05,
-                      "--seed", seed)
+    v = run_and_judge(name, video, ground_truth=GroundTruthOptions(
+        labels_path_for(video), noise_px=2.0, miss_rate=0.05, false_rate=0.05, seed=seed))
     print(f"{name} (ground truth, seed {seed}): {describe(v)}")
     assert v["passed"], f"{name} with noisy ground-truth boxes, seed {seed}: {describe(v)}"

@@ -294,3 +294,42 @@ def test_cli_renders_with_a_camera(tmp_path):
     assert (labels.width, labels.height) == (160, 90)
     bad = fcw("render", "lead_stopped", "--camera", "fisheye", "--out", tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fisheye" in bad.stderr
+
+
+def _render_in_child(cache_dir, log_path):
+    """A process asking for a clip; it logs each render it does itself (a slow one, so that the
+    two processes of the test overlap)."""
+    import os
+    import time
+
+    from fcw.scenarios import render
+
+    real = render.render_scenario
+
+    def logged(*args, **kwargs):
+        with open(log_path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    render.render_scenario = logged
+    render.render_cached("lead_stopped", cache_dir, fps=5.0, width=160, height=90)
+
+
+def test_a_clip_asked_for_by_two_processes_at_once_is_rendered_once(tmp_path):
+    import multiprocessing
+
+    from fcw.scenarios.render import render_cached
+
+    log = tmp_path / "renders.log"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_render_in_child, args=(tmp_path / "cache", log)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert len(log.read_text().split()) == 1
+    video = render_cached("lead_stopped", tmp_path / "cache", fps=5.0, width=160, height=90)
+    assert video.is_file() and len(log.read_text().split()) == 1  # the cached clip, no render
+    assert not list(video.parent.glob(".tmp-*"))

@@ -83,10 +83,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     # Here, not at the top: `fcw --help` must not pay for OpenCV, ONNX Runtime and scipy.
-    from fcw.app import GroundTruthOptions, RunOptions, build_parts
     from fcw.config import load_config
     from fcw.errors import FcwError
-    from fcw.runtime import run_pipeline
 
     # None: show the overlay; "": headless as asked; else why there can be no overlay here.
     why = ("" if args.headless and not args.screenshot
@@ -102,6 +100,10 @@ def main(args: argparse.Namespace) -> int:
     if args.fps is not None:
         overrides["source.folder_fps"] = args.fps
     cfg = load_config(args.config, overrides)
+    # After the config: a mistyped field is reported without waiting a second for scipy.
+    from fcw.app import GroundTruthOptions, RunOptions, build_parts
+    from fcw.runtime import run_pipeline
+
     gt = None
     if args.gt_boxes:
         gt = GroundTruthOptions(args.gt_boxes, args.gt_noise_px, args.gt_miss_rate,

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -172,22 +173,44 @@ def renderer_digest() -> str:
 def render_cached(name: str, cache_dir: Path, camera: str = "centred", seed: int = 0,
                   fps: float = 30.0, width: int = 1280, height: int = 720) -> Path:
     """The video of (name, camera, seed, fps, size), rendered into ``cache_dir`` once; its labels
-    lie beside it. Safe for several processes at once: each renders into a folder of its own
+    lie beside it. Safe for several processes at once: one renders while the others wait for it
+    (a lock file beside the video, where the platform has ``fcntl``), into a folder of its own,
     and moves the finished files into place (the labels first, so a video there is complete)."""
     folder = Path(cache_dir) / renderer_digest()
     video = folder / f"{name}-{camera}-s{seed}-{fps:g}fps-{width}x{height}.mp4"
     if video.is_file() and labels_path_for(video).is_file():
         return video
-    tmp = folder / f".tmp-{os.getpid()}-{video.stem}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    try:
-        render_scenario(name, tmp / video.name, fps=fps, seed=seed, width=width, height=height,
-                        camera=camera)
-        os.replace(labels_path_for(tmp / video.name), labels_path_for(video))
-        os.replace(tmp / video.name, video)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder / f".{video.stem}.lock"):
+        if video.is_file() and labels_path_for(video).is_file():
+            return video  # another process rendered it while this one waited
+        tmp = folder / f".tmp-{os.getpid()}-{video.stem}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            render_scenario(name, tmp / video.name, fps=fps, seed=seed, width=width,
+                            height=height, camera=camera)
+            os.replace(labels_path_for(tmp / video.name), labels_path_for(video))
+            os.replace(tmp / video.name, video)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return video
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (released when the process dies, too); without
+    ``fcntl`` (Windows) no lock: two processes may then render the same clip, both correctly."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock_path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def render_still(range_m: float, offset_m: float = 0.0, style: int = 0, seed: int = 0,
