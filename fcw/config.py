@@ -384,6 +384,9 @@ class LightsConfig(_Section):
     detector_bonus: float = Field(1.0, ge=0.0, le=10.0)
     persistence_bonus: float = Field(1.0, ge=0.0, le=10.0)
     persistence_s: float = Field(0.5, ge=0.0, le=10.0)
+    # The last governing head a proposal found is classified again where it was for this long
+    # when no proposal finds it (a far head's 2 px lamps are missed in one frame of two); 0: never.
+    head_hold_s: float = Field(0.5, ge=0.0, le=10.0)
     min_governing_score: float = Field(0.05, ge=0.0, le=1.0)
     # The heads that may govern: weight at least pool_frac of the heaviest's. A state governs
     # when it has agree_share of their weight; below that the heads disagree: state "unknown".

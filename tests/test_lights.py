@@ -372,3 +372,41 @@ def test_no_light_on_the_highway(models_dir, nexar_onnx, fd_spec, fastestdet_bac
         dets = _detections(fastestdet_backend, img)
         states = [stage.update(Frame(i, i / 10, img), dets)[0].state for i in range(5)]
         assert states == [LightState.NONE] * 5, name
+
+
+def test_a_head_the_blob_search_misses_is_read_again_where_it_was(models_dir, fd_spec,
+                                                                   monkeypatch):
+    """A far head's lamps are a pixel or two across, and the blob search misses them in one
+    frame of two: the last governing head found is classified again in place for
+    ``head_hold_s``, and only a head found afresh renews that. The misses are made by hiding
+    the proposals of the drawn head's frames (the classifiers and the image are real)."""
+    import fcw.lights.stage as stage_module
+
+    img, _ = _road_with_head("red", 35.0)
+    real_propose = stage_module.propose
+    found_in: set[int] = set()
+
+    def missing(image, *args, **kwargs):
+        props = real_propose(image, *args, **kwargs)
+        return props if current[0] in found_in else LightProposals.build([], [], [], [])
+
+    monkeypatch.setattr(stage_module, "propose", missing)
+    current = [0]
+
+    def governed(hold_s: float, found: set[int], n: int = 30) -> list[bool]:
+        stage, _ = _stage(models_dir, fd_spec, frame_classifier="off", head_hold_s=hold_s)
+        found_in.clear()
+        found_in.update(found)
+        out = []
+        for i in range(n):
+            current[0] = i
+            stage.update(Frame(i, i / 30, img), Detections.empty())
+            out.append(stage.last_candidate is not None)
+        return out
+
+    every_other = set(range(0, 30, 2))
+    assert all(governed(0.5, every_other))
+    assert governed(0.0, every_other) == [i in every_other for i in range(30)]
+    # Found only in the first frame: held 0.5 s (15 frames at 30 fps), never on itself.
+    once = governed(0.5, {0})
+    assert once == [i <= 15 for i in range(30)]

@@ -16,8 +16,9 @@ import numpy as np
 
 from fcw.types import _check_rows
 
-# Source of a proposal.
-BLOB, DETECTOR = 0, 1
+# Source of a proposal: a lamp blob, the detector, or the last governing head held where it was
+# (fcw/lights/stage.py).
+BLOB, DETECTOR, HELD = 0, 1, 2
 # Which lamp of a vertical head the blob is taken to be (row of its centre in the head box).
 LAMP_TOP, LAMP_MIDDLE, LAMP_BOTTOM, LAMP_UNKNOWN = 0, 1, 2, -1
 
@@ -68,6 +69,13 @@ class LightProposals:
 
     def __len__(self) -> int:
         return len(self.xyxy)
+
+    def with_box(self, xyxy: np.ndarray, source: int) -> LightProposals:
+        """These proposals and one more box (no lamp, no blob)."""
+        return LightProposals(np.vstack([self.xyxy, np.asarray(xyxy, np.float32).reshape(1, 4)]),
+                              np.append(self.source, np.int8(source)),
+                              np.append(self.lamp, np.int8(LAMP_UNKNOWN)),
+                              np.append(self.blob, np.int32(-1)))
 
     @classmethod
     def build(cls, xyxy: list, source: list, lamp: list, blob: list) -> LightProposals:

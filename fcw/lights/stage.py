@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from fcw.boxes import iou_matrix
 from fcw.config import CameraConfig, LightsConfig
 from fcw.types import Detections, Event, Frame, LightState, TrafficLight
 
 from .classify import STATES, CropClassifier, FrameClassifier
 from .fusion import LightSmoother, fuse
-from .proposals import BlobParams, propose
+from .proposals import HELD, BlobParams, LightProposals, propose
 from .select import GoverningLightSelector, LightCandidate
+
+_OVERLAP_IOU = 0.3  # a proposal this much over the held head finds it afresh
 
 
 class LightStage:
@@ -30,6 +33,8 @@ class LightStage:
         self.vehicle_class_ids = tuple(vehicle_class_ids)
         self.blob_params = BlobParams(min_diameter_px=cfg.min_lamp_px)
         self.selector = GoverningLightSelector(cfg)
+        # (capture time, box) of the last governing head a proposal found.
+        self._proposed_head: tuple[float, np.ndarray] | None = None
         self.smoother = LightSmoother(cfg)
         #: the last frame's fused, unsmoothed probabilities (none, red, yellow, green), for
         #: benchmarks and tuning
@@ -43,11 +48,17 @@ class LightStage:
                             detections.xyxy[np.isin(cls, self.traffic_light_class_ids)],
                             detections.xyxy[np.isin(cls, self.vehicle_class_ids)],
                             self.blob_params, max_blobs=self.cfg.max_blobs)
+        held = self._held_head(frame.t_s, proposals)
+        if held is not None:
+            proposals = proposals.with_box(held, HELD)
         probs = self.crops.classify(frame.image, proposals)
         governing = self.selector.update(frame.t_s, frame.width, frame.height,
                                          self.camera.vanishing_point_x * frame.width,
                                          self.camera.vanishing_point_y * frame.height,
                                          proposals, probs)
+        if governing is not None and governing.xyxy is not None and (
+                held is None or not np.array_equal(governing.xyxy, held)):
+            self._proposed_head = (frame.t_s, governing.xyxy)
         frame_probs = self.frames.update(frame) if self.frames is not None else None
         fused = fuse(None if governing is None else governing.probs, frame_probs,
                      self.cfg.crop_weight)
@@ -77,8 +88,25 @@ class LightStage:
             events.append(Event("traffic_light", frame.t_s, frame.index, fields))
         return light, events
 
+    def _held_head(self, t_s: float, proposals: LightProposals) -> np.ndarray | None:
+        """The last governing head that a proposal found, within ``head_hold_s``, when no
+        proposal overlaps it now: a head of a few pixels (a 2 px lamp 70 m away through a wide
+        lens) is missed by the blob search in one frame of two, and each miss would hand the
+        state to the whole-frame classifier, which cannot see it ("none"). Its crop is classified
+        again where it was; one that is not lit there any more governs nothing. Only a head
+        proposed afresh renews the hold, so a held box is never held on itself."""
+        if self._proposed_head is None:
+            return None
+        seen_t_s, box = self._proposed_head
+        if not 0.0 <= t_s - seen_t_s <= self.cfg.head_hold_s:
+            return None
+        if len(proposals) and iou_matrix(box, proposals.xyxy).max() > _OVERLAP_IOU:
+            return None
+        return box
+
     def reset(self) -> None:
         """Forget the state and the last governing head (a new source)."""
+        self._proposed_head = None
         self.selector.reset()
         self.smoother.reset()
         self.last_probs, self.last_candidate = None, None
