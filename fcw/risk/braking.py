@@ -74,17 +74,29 @@ class TauDotEstimator:
         return self._first_t_s is not None and t_s - self._first_t_s < self.wait_s
 
     def update(self, t_s: float, lead_id: int | None, ttc_s: float | None) -> float | None:
+        """``add`` this reading, then the ``estimate`` (None for a missing reading)."""
+        self.add(t_s, lead_id, ttc_s)
+        return None if ttc_s is None else self.estimate(t_s)
+
+    def add(self, t_s: float, lead_id: int | None, ttc_s: float | None) -> None:
+        """Keep this frame's reading of the lead (cheap: done every frame)."""
         if lead_id != self._lead:
             self._points.clear()
             self._lead = lead_id
             self._first_t_s = None
         if ttc_s is None:
-            return None
+            return
         if self._first_t_s is None:
             self._first_t_s = t_s
         self._points.append((t_s, ttc_s))
         while self._points and self._points[0][0] < t_s - self.window_s:
             self._points.popleft()
+
+    def estimate(self, t_s: float) -> float | None:
+        """tau-dot from the kept readings, or None while it is not known (the pairwise slopes
+        cost O(n^2): asked for only where a red light governs)."""
+        if not self._points:
+            return None
         span_s = t_s - self._points[0][0]
         if len(self._points) < self.min_points or span_s < self.min_span_s:
             return None

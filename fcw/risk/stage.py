@@ -150,9 +150,10 @@ class RiskStage:
             decide_sigma_s *= ttc2_s / decide_ttc_s
             decide_ttc_s = ttc2_s
         decide_closing = closing and plausible
-        tau_dot = self._tau_dot.update(frame.t_s, lead_id, ttc_s if plausible else None)
+        self._tau_dot.add(frame.t_s, lead_id, ttc_s if plausible else None)
         if (self.red_light_decel_factor is not None and self._red_governs(frame.t_s, light)
                 and decide_ttc_s is not None):
+            tau_dot = self._tau_dot.estimate(frame.t_s)
             if tau_dot is not None:
                 decide_ttc_s, decide_sigma_s = braking_credited_ttc(
                     decide_ttc_s, decide_sigma_s, tau_dot, self.red_light_decel_factor)
