@@ -28,6 +28,14 @@ def letterbox_ratio(spec: InputSpec, width: int, height: int) -> float:
     return min(spec.width / width, spec.height / height)
 
 
+def input_rows_per_image_row(spec: InputSpec, width: int, height: int) -> float:
+    """Input pixels per image pixel, vertically, as ``preprocess`` maps a ``width`` x ``height``
+    image (a centre crop keeps the scale of the resize before it)."""
+    if spec.letterbox:
+        return letterbox_ratio(spec, width, height)
+    return (spec.resize_to[1] if spec.resize_to else spec.height) / height
+
+
 def _letterbox(img: np.ndarray, spec: InputSpec, interp: int) -> np.ndarray:
     """The image resized to fit at the top-left corner, the rest ``pad_value``, as YOLOX's
     authors do it (their ``preproc``: int() of the scaled sizes, INTER_LINEAR, pad 114)."""

@@ -283,8 +283,6 @@ class PlausibilityConfig(_Section):
     min_width_m: float = Field(1.4, gt=0.0, le=5.0)
     max_width_m: float = Field(2.6, gt=0.0, le=10.0)
     box_width_tolerance_frac: float = Field(0.15, ge=0.0, le=1.0)
-    # Camera height when camera.height_m is not set (a car's windscreen, m).
-    default_camera_height_m: float = Field(1.3, gt=0.0, le=10.0)
     # Uncertainty of the horizon row when only the config's vanishing point is known, as a
     # fraction of the frame height (dashcams are pitched by several degrees), and how many
     # sigma of it the width check allows.
@@ -367,6 +365,11 @@ class LightsConfig(_Section):
     frame_classifier_lag_s: float = Field(0.2, ge=0.0, le=5.0)
     # Weight of the crop classifier in the fusion; the frame classifier gets the rest.
     crop_weight: float = Field(0.65, ge=0.0, le=1.0)
+    # ... beside a governing head, that weight fades with the head's lamp diameter in the frame
+    # classifier's input pixels: full from sharp_lamp_px, none at blind_lamp_px (its first layers
+    # sample every 4 px; a far head's lamps are under a pixel there) (fcw/lights/fusion.py).
+    frame_classifier_blind_lamp_px: float = Field(1.0, ge=0.0, le=50.0)
+    frame_classifier_sharp_lamp_px: float = Field(4.0, gt=0.0, le=50.0)
     # Lamp blobs classified per frame, the largest first (a warm one gives two boxes).
     max_blobs: int = Field(16, ge=1, le=256)
     # Smallest lit lamp looked for (px across); a head is about 4.6 lamps tall, so 1.5 px finds
@@ -424,6 +427,13 @@ class LightsConfig(_Section):
     # A red light read still governs this long while no light is read (a far head drops out of
     # the classifiers for a second at a time); a light read in another state ends it at once.
     red_light_memory_s: float = Field(1.5, ge=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LightsConfig:
+        if self.frame_classifier_blind_lamp_px >= self.frame_classifier_sharp_lamp_px:
+            raise ValueError("frame_classifier_blind_lamp_px must be below "
+                             "frame_classifier_sharp_lamp_px")
+        return self
 
 
 class Config(_Section):

@@ -1,7 +1,7 @@
 """benchmarks/compare_runs.py: one scenario's verdicts from runs of several commits side by side."""
 import json
 
-from benchmarks.compare_runs import table
+from benchmarks.compare_runs import parse_tuned, table
 
 
 def _runs(path, rows):
@@ -25,3 +25,13 @@ def test_table_marks_tuned_and_held_out_seeds_and_each_commits_verdict(tmp_path)
         "| wide | 0 (tuned on) | warns at 3.46 s | pass |",
         "| wide | 4 (held out) | warns at 3.50 s | - |",
     ]
+
+
+def test_a_cell_tuned_on_through_one_mount_is_held_out_through_the_others(tmp_path):
+    runs = _runs(tmp_path / "r.json", [("stop_at_red", "wide", 4, True, None),
+                                       ("stop_at_red", "centred", 4, True, None)])
+    tuned = parse_tuned("0,wide:4")
+    assert tuned == {0, ("wide", 4)}
+    out = table("stop_at_red", [("r", [runs])], tuned)
+    assert out.splitlines()[2:] == ["| centred | 4 (held out) | pass |",
+                                    "| wide | 4 (tuned on) | pass |"]

@@ -21,7 +21,7 @@ from fcw.config import CameraConfig, Config, DetectorConfig, LightsConfig
 from fcw.labels import LabelError, labels_from_dict, labels_to_dict
 from fcw.lights.build import build_light_stage, load_light_models
 from fcw.lights.classify import CropClassifier, FrameClassifier
-from fcw.lights.fusion import LightSmoother, fuse
+from fcw.lights.fusion import LightSmoother, frame_visibility, fuse
 from fcw.lights.proposals import (
     BLOB,
     LAMP_BOTTOM,
@@ -32,7 +32,7 @@ from fcw.lights.proposals import (
 )
 from fcw.lights.select import GoverningLightSelector
 from fcw.perception.detector import Detector
-from fcw.scenarios.camera import PinholeCamera
+from fcw.scenarios.camera import CAMERAS, PinholeCamera
 from fcw.scenarios.kinematics import SignalHead
 from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.world import World
@@ -271,6 +271,32 @@ def test_fuse():
     np.testing.assert_allclose(fuse(RED, None, 0.65), RED)
     np.testing.assert_allclose(fuse(None, RED, 0.65), 0.65 * NONE + 0.35 * RED, atol=1e-6)
     np.testing.assert_allclose(fuse(GREEN, RED, 1.0), GREEN)
+    np.testing.assert_allclose(fuse(GREEN, RED, 0.0), RED)
+    # Beside a head the frame classifier cannot see, its "none" does not count ...
+    np.testing.assert_allclose(fuse(RED, NONE, 0.65, visibility=0.0), RED)
+    # ... and half seen, it counts half, the pool still summing to one.
+    half = fuse(RED, NONE, 0.65, visibility=0.5)
+    np.testing.assert_allclose(half, (0.65 * RED + 0.175 * NONE) / 0.825, atol=1e-6)
+    assert half.sum() == pytest.approx(1.0)
+
+
+def test_frame_visibility_fades_with_the_lamp_size():
+    assert frame_visibility(0.5, 1.0, 4.0) == 0.0
+    assert frame_visibility(1.0, 1.0, 4.0) == 0.0
+    assert frame_visibility(2.5, 1.0, 4.0) == pytest.approx(0.5)
+    assert frame_visibility(9.0, 1.0, 4.0) == 1.0
+    with pytest.raises(ValueError, match="frame_classifier_blind_lamp_px"):
+        LightsConfig(frame_classifier_blind_lamp_px=4.0, frame_classifier_sharp_lamp_px=4.0)
+
+
+def test_head_lamp_size_in_the_frame_classifiers_input(nexar_onnx):
+    """The Nexar model sees the frame at 256 rows: a 10 px head of a 720-row frame has lamps of
+    10 * 256 / 720 / 4.6 = 0.77 px there, a 46 px head of a 375-row KITTI frame 6.8 px."""
+    spec = load_spec("nexar_tl")
+    with create_backend("onnxruntime", spec, nexar_onnx) as backend:
+        frames = FrameClassifier(backend, period_s=0.5)
+        assert frames.head_lamp_px(10.0, 1280, 720) == pytest.approx(10 * 256 / 720 / 4.6)
+        assert frames.head_lamp_px(46.0, 1242, 375) == pytest.approx(46 * 256 / 375 / 4.6)
 
 
 def test_smoother_debounces_and_holds():
@@ -410,3 +436,51 @@ def test_a_head_the_blob_search_misses_is_read_again_where_it_was(models_dir, fd
     # Found only in the first frame: held 0.5 s (15 frames at 30 fps), never on itself.
     once = governed(0.5, {0})
     assert once == [i <= 15 for i in range(30)]
+
+
+def _wide_road_with_head(range_m: float, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(the road through the 110° lens with a red head ``range_m`` ahead, the same road without
+    it): at 69 m the head is 7 px tall, its lamps under a pixel in the Nexar model's input."""
+    cam = CAMERAS["wide"]
+    world = World(cam, seed)
+    road = world.render(0.0)
+    img = road.copy()
+    draw_signal(img, cam, SignalHead(range_m, ((0.0, "red"),), offset_m=0.5), range_m, "red")
+    return (world.finish(img, np.random.default_rng(seed)),
+            world.finish(road, np.random.default_rng(seed)))
+
+
+def test_a_head_too_small_for_the_frame_classifier_is_read_by_the_crops(models_dir, nexar_onnx,
+                                                                        fd_spec):
+    """The whole-frame classifier says "none" beside a 7 px red head it cannot resolve; its
+    weight fades with the head's lamp size, so the crops' red stands. Counted at full weight
+    whatever the size (visibility 1 from 0.01 px), it outvotes them back to "none"."""
+    img, _ = _wide_road_with_head(69.0)
+
+    def states(**lights) -> str:
+        stage, _ = _stage(models_dir, fd_spec, frame_classifier="on", **lights)
+        return "".join(stage.update(Frame(i, i / 30, img), Detections.empty())[0].state.value[0]
+                       for i in range(45))
+
+    assert states().endswith("r" * 40)
+    assert states(frame_classifier_blind_lamp_px=0.0,
+                  frame_classifier_sharp_lamp_px=0.01).endswith("n" * 10)
+
+
+def test_frames_where_a_far_head_is_lost_are_no_reading(models_dir, fd_spec):
+    """A far head found in one frame of two or three (the other frames show the road without
+    it, so its held box reads unlit): those frames are no reading, not "none", and the red
+    shows; once the head is gone for good the state falls back to "none" within a second."""
+    img, road = _wide_road_with_head(69.0)
+
+    def states(period: int, hold_s: float) -> str:
+        stage, _ = _stage(models_dir, fd_spec, frame_classifier="off", head_hold_s=hold_s)
+        frames = [img if i % period == 0 else road for i in range(45)] + [road] * 30
+        return "".join(stage.update(Frame(i, i / 30, f), Detections.empty())[0].state.value[0]
+                       for i, f in enumerate(frames))
+
+    for period in (2, 3):
+        s = states(period, 0.5)
+        assert s[3:45] == "r" * 42 and s.endswith("n" * 5), s
+        # Without the hold each lost frame counts as "none": the red never leads.
+        assert set(states(period, 0.0)) == {"n"}

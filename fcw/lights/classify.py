@@ -15,9 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from engines.backends.base import Backend
+from engines.preprocess import input_rows_per_image_row
 from fcw.types import Frame, LightState
 
-from .proposals import LightProposals, crop_boxes
+from .proposals import HEAD_H_PER_LAMP, LightProposals, crop_boxes
 
 # none, red, yellow, green, unknown: the order of every probability vector here (the models never
 # say unknown: that column is the selector's, for heads that disagree)
@@ -71,6 +72,12 @@ class FrameClassifier:
         self._submitted_t: float | None = None
         # One worker: runs stay in order. Its thread ends when this object is collected.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fcw-lights")
+
+    def head_lamp_px(self, head_height_px: float, width: int, height: int) -> float:
+        """The lamp diameter, in the model's input pixels, of a head ``head_height_px`` tall in a
+        ``width`` x ``height`` frame: what the model has to see it by."""
+        rows = input_rows_per_image_row(self.backend.spec.input, width, height)
+        return head_height_px * rows / HEAD_H_PER_LAMP
 
     def _run(self, image: np.ndarray) -> np.ndarray:
         return np.asarray(self.backend.infer([image])[0], np.float32) @ self._to_states

@@ -2,13 +2,21 @@
 
 Fusion is a linear opinion pool over (none, red, yellow, green, unknown):
 
-    p = crop_weight * p_crop + (1 - crop_weight) * p_frame
+    p = (crop_weight * p_crop + w_frame * p_frame) / (crop_weight + w_frame)
+    w_frame = (1 - crop_weight) * visibility
 
 p_crop is the governing head's probabilities, or "none" for certain when no lit head governs;
-p_frame is the whole-frame classifier's (which has no yellow). "unknown" is the crops' word for
-heads that disagree; the frame classifier never says it. Without the frame classifier,
-p = p_crop. The crop classifier carries more weight: it sees the head at its own resolution and
-knows yellow, and it says which light it means.
+p_frame is the whole-frame classifier's (which has no yellow). Its "none" is evidence only about
+heads it can see: the whole frame is shrunk to 256 rows for it, and SqueezeNet's first layers
+sample that every 4 px (a 7x7 convolution and a max-pool, each of stride 2). A 6x10 px head
+69 m away through a 110° lens keeps lamps of 0.8 px there, and the model says "none" at 0.94
+while the crops read red. So the frame classifier's weight beside a governing head fades with
+the head's lamp size in its input (``visibility``: 1 from ``frame_classifier_sharp_lamp_px``,
+0 at ``frame_classifier_blind_lamp_px`` and below); with no lit head to measure it keeps its
+full weight, and alone (the crops say "none" for certain) it can never make a lit state lead.
+"unknown" is the crops' word for heads that disagree; the frame classifier never says it.
+Without the frame classifier, p = p_crop. The crop classifier carries more weight: it sees the
+head at its own resolution and knows yellow, and it says which light it means.
 
 The smoother's explicit state:
 - ``_ema``: the fused probabilities low-passed with time constant ``smoothing_tau_s`` of frame
@@ -32,13 +40,24 @@ from .classify import STATES
 _NONE_ONLY = np.eye(len(STATES), dtype=np.float32)[0]
 
 
+def frame_visibility(lamp_px: float, blind_lamp_px: float, sharp_lamp_px: float) -> float:
+    """How far the whole-frame classifier can see a head whose lamps span ``lamp_px`` of its
+    input: 0 at ``blind_lamp_px`` and below, rising linearly to 1 at ``sharp_lamp_px``."""
+    return float(np.clip((lamp_px - blind_lamp_px) / (sharp_lamp_px - blind_lamp_px), 0.0, 1.0))
+
+
 def fuse(crop_probs: np.ndarray | None, frame_probs: np.ndarray | None,
-         crop_weight: float) -> np.ndarray:
-    """(4,) fused probabilities; crop_probs None = no lit head governs."""
+         crop_weight: float, visibility: float = 1.0) -> np.ndarray:
+    """(5,) fused probabilities; crop_probs None = no lit head governs; ``visibility`` scales
+    the frame classifier's weight (``frame_visibility``)."""
     p_crop = _NONE_ONLY if crop_probs is None else np.asarray(crop_probs, np.float32)
     if frame_probs is None:
         return p_crop
-    return crop_weight * p_crop + (1.0 - crop_weight) * np.asarray(frame_probs, np.float32)
+    p_frame = np.asarray(frame_probs, np.float32)
+    if crop_weight <= 0.0:
+        return p_frame
+    w_frame = (1.0 - crop_weight) * visibility
+    return (crop_weight * p_crop + w_frame * p_frame) / (crop_weight + w_frame)
 
 
 class LightSmoother:

@@ -14,7 +14,7 @@ from fcw.config import CameraConfig, LightsConfig
 from fcw.types import Detections, Event, Frame, LightState, TrafficLight
 
 from .classify import STATES, CropClassifier, FrameClassifier
-from .fusion import LightSmoother, fuse
+from .fusion import LightSmoother, frame_visibility, fuse
 from .proposals import HELD, BlobParams, LightProposals, propose
 from .select import GoverningLightSelector, LightCandidate
 
@@ -61,10 +61,15 @@ class LightStage:
             self._proposed_head = (frame.t_s, governing.xyxy)
         frame_probs = self.frames.update(frame) if self.frames is not None else None
         fused = fuse(None if governing is None else governing.probs, frame_probs,
-                     self.cfg.crop_weight)
+                     self.cfg.crop_weight, self._frame_visibility(frame, governing))
         self.last_probs = fused
         self.last_candidate = governing
-        changed = self.smoother.update(frame.t_s, fused)
+        # A head found afresh within head_hold_s and lost now (its lamps a pixel across, its held
+        # box read unlit at the classifier's limit) leaves this frame with no reading, not one of
+        # "none": a far red head found in one frame of two would otherwise never lead the EMA.
+        lost = governing is None and self._proposed_head is not None and (
+            0.0 <= frame.t_s - self._proposed_head[0] <= self.cfg.head_hold_s)
+        changed = False if lost else self.smoother.update(frame.t_s, fused)
         state, confidence = self.smoother.state, self.smoother.confidence
         if governing is None:
             light = TrafficLight(state, confidence)
@@ -87,6 +92,17 @@ class LightStage:
                     for i in governing.candidates]
             events.append(Event("traffic_light", frame.t_s, frame.index, fields))
         return light, events
+
+    def _frame_visibility(self, frame: Frame, governing: LightCandidate | None) -> float:
+        """How far the whole-frame classifier can see the governing head (the heaviest of those
+        that disagree): its weight in the fusion scales with this (fcw/lights/fusion.py)."""
+        if governing is None or self.frames is None:
+            return 1.0
+        box = governing.xyxy if governing.xyxy is not None else (
+            governing.heads_xyxy[governing.candidates[0]])
+        lamp_px = self.frames.head_lamp_px(float(box[3] - box[1]), frame.width, frame.height)
+        return frame_visibility(lamp_px, self.cfg.frame_classifier_blind_lamp_px,
+                                self.cfg.frame_classifier_sharp_lamp_px)
 
     def _held_head(self, t_s: float, proposals: LightProposals) -> np.ndarray | None:
         """The last governing head that a proposal found, within ``head_hold_s``, when no

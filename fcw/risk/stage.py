@@ -197,7 +197,7 @@ class RiskStage:
             horizon_y_px=cam.vanishing_point_y * frame.height,
             vp_x_px=cam.vanishing_point_x * frame.width,
             camera_height_m=(cam.height_m if cam.height_m is not None
-                             else cfg.default_camera_height_m),
+                             else cam.geometry.prior_height_m),
             horizon_sigma_px=cfg.prior_horizon_sigma_frac * frame.height)
 
     def _judge_lead(self, frame: Frame, tracks: Tracks, i: int, geometry: CameraGeometry
