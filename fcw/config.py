@@ -96,6 +96,13 @@ class GeometryConfig(_Section):
     motion_max_speed_rel_sigma: float = Field(0.15, gt=0.0)
     motion_floor_frac: float = Field(0.005, gt=0.0, le=1.0)
     motion_min_sigmas: float = Field(2.0, ge=0.0)
+    # The mount's roll (the horizon's tilt) is the median tilt of the flow's free fits over
+    # window_s once there are roll_min_samples of them (0 until then); like the horizon it
+    # follows that at most max_roll_rate_deg_per_s. An event is written when it has moved
+    # event_roll_deg since the last one.
+    roll_min_samples: int = Field(5, ge=1, le=1000)
+    max_roll_rate_deg_per_s: float = Field(0.5, gt=0.0, le=90.0)
+    event_roll_deg: float = Field(0.5, gt=0.0, le=90.0)
     # A "geometry" event when the estimate has moved this far (fraction of the frame height)
     # since the last one; the far crop is moved when the vanishing point has moved this far.
     event_shift_frac: float = Field(0.01, gt=0.0, le=1.0)

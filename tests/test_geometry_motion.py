@@ -161,6 +161,9 @@ def test_unmarked_curve_bends_the_corridor_from_motion_alone(camera):
     assert bends[-1] == pytest.approx(true_bend, rel=0.3)
     assert stage.motion_speed_hps == pytest.approx(12.5 / cam.height_m, rel=0.1)
     assert not any(b for _, b in inside)
+    # The mount's roll from the same flow: the windscreen mount is rolled 1° (its horizon
+    # rises to the right, a negative tilt in fcw's convention), the centred one not at all.
+    assert math.degrees(g.roll_rad) == pytest.approx(-cam.roll_deg, abs=0.4)
     # Through the windscreen mount the lane pass now and then takes low streaks of the rendered
     # asphalt for markings (an old weakness of the lane pass, not the motion's): there only the
     # motion's own bend is judged.

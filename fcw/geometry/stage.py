@@ -8,6 +8,9 @@ Two kinds of evidence, sampled a few times a second of frame time:
 The road's bend comes from the markings where they are seen and otherwise from the image's
 motion: the path's curvature from the yaw rate over the speed (fcw/geometry/motion.py).
 
+The mount's roll tilts the horizon about the vanishing point; the image's motion measures it
+(the road's flow comes from a tilted horizon line, fcw/geometry/motion.py).
+
 Each kind keeps its samples over a window of frame time; its estimate is their median, whose
 sigma falls as samples accrue, down to a floor for the method's own bias. The estimate is the
 inverse-variance mean of the prior and both, and the published value follows it slowly: a mount
@@ -68,6 +71,7 @@ class GeometryStage:
         self._next_sample_t: float | None = None
         self._t_prev: float | None = None
         self._y = self._x = 0.0
+        self._roll_rad = 0.0
         self._bends: deque[tuple[float, float]] = deque()              # (t_s, bend or NaN)
         # (t_s, bend, sigma, speed in camera heights a second)
         self._motion: deque[tuple[float, float, float, float]] = deque()
@@ -312,6 +316,8 @@ class GeometryStage:
         dt = 0.0 if self._t_prev is None else max(t_s - self._t_prev, 0.0)
         self._y = step_towards(self._y, target_y, cfg.max_rate_frac_per_s * h * dt)
         self._x = step_towards(self._x, target_x, cfg.max_rate_frac_per_s * w * dt)
+        self._roll_rad = step_towards(self._roll_rad, self._roll_target_rad(),
+                                      math.radians(cfg.max_roll_rate_deg_per_s) * dt)
         # Sources that carry at least a tenth of the weight name the estimate.
         weights = {"lanes": lanes_y[1], "vehicles": cars_y[1]}
         used = [k for k, s in weights.items() if math.isfinite(s) and (sigma_y / s) ** 2 >= 0.1]
@@ -324,15 +330,25 @@ class GeometryStage:
         max_bend = cfg.max_bend_offset_frac * w * _BEND_JUDGED_AT_FRAC * h
         return CameraGeometry(
             horizon_y_px=self._y, vp_x_px=self._x, camera_height_m=self.height_m,
+            roll_rad=self._roll_rad,
             # Still on the way to the target: the distance left is part of the uncertainty.
             horizon_sigma_px=float(math.hypot(sigma_y, target_y - self._y)),
             source="+".join(used) or "prior",
             bend_px2=float(np.clip(bend, -max_bend, max_bend)))
 
+    def _roll_target_rad(self) -> float:
+        """The median horizon tilt of the flow's free fits in the window, as an angle; 0 (the
+        prior: a level mount) until there are ``roll_min_samples`` of them."""
+        if len(self._foe) < self.cfg.roll_min_samples:
+            return 0.0
+        return math.atan(float(np.median([s[3] for s in self._foe])))
+
     def _report(self, frame: Frame, geometry: CameraGeometry) -> None:
         last, limit = self._reported, self.cfg.event_shift_frac * frame.height
         if last is not None and (abs(geometry.horizon_y_px - last.horizon_y_px) < limit
-                                 and abs(geometry.vp_x_px - last.vp_x_px) < limit):
+                                 and abs(geometry.vp_x_px - last.vp_x_px) < limit
+                                 and abs(math.degrees(geometry.roll_rad - last.roll_rad))
+                                 < self.cfg.event_roll_deg):
             return
         if last is not None:
             self._events.append(Event("geometry", frame.t_s, frame.index, geometry.to_record()))
