@@ -59,7 +59,8 @@ class SteerableDetector(Protocol):
 class LightStage(Protocol):
     """The traffic-light stage: the state of the light that governs the ego lane."""
 
-    def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]: ...
+    def update(self, frame: Frame, detections: Detections,
+               geometry: CameraGeometry | None = None) -> tuple[TrafficLight, list[Event]]: ...
 
     def reset(self) -> None: ...
 
@@ -72,6 +73,9 @@ class TrackerStage(Protocol):
 
 class GeometryStageProto(Protocol):
     """The online horizon / vanishing point (fcw/geometry/)."""
+
+    #: the estimate of the last frame it saw; None before the first (or after a reset)
+    last: CameraGeometry | None
 
     def update(self, frame: Frame, tracks: Tracks) -> CameraGeometry: ...
 
@@ -146,7 +150,11 @@ class Pipeline:
         events: list[Event] = []
         geometry: CameraGeometry | None = None
         if self.lights is not None:
-            light, events = self.lights.update(frame, detections)
+            # The lights run before the tracker: they take the geometry of the frame before
+            # (a mount's horizon moves over seconds, not from one frame to the next).
+            light, events = self.lights.update(
+                frame, detections,
+                geometry=self.geometry.last if self.geometry is not None else None)
             t_l = time.perf_counter()
             ms["lights"] = (t_l - t1) * 1e3
             t1 = t_l

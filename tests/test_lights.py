@@ -36,7 +36,7 @@ from fcw.scenarios.camera import CAMERAS, PinholeCamera
 from fcw.scenarios.kinematics import SignalHead
 from fcw.scenarios.signal import draw_signal, signal_box
 from fcw.scenarios.world import World
-from fcw.types import Detections, Frame, LightState
+from fcw.types import CameraGeometry, Detections, Frame, LightState
 from training.tl_data import CLASSES, crop_dataset_dir, load_crops
 
 NONE, RED, YELLOW, GREEN, UNKNOWN = (np.eye(len(LightState), dtype=np.float32)[i] for i in range(5))
@@ -484,3 +484,20 @@ def test_frames_where_a_far_head_is_lost_are_no_reading(models_dir, fd_spec):
         assert s[3:45] == "r" * 42 and s.endswith("n" * 5), s
         # Without the hold each lost frame counts as "none": the red never leads.
         assert set(states(period, 0.0)) == {"n"}
+
+
+def test_the_horizon_comes_from_the_geometry_estimate_when_there_is_one(models_dir, fd_spec):
+    """A red head 35 m ahead hangs above the configured horizon and is read red. Told by the
+    geometry stage that the horizon is below the head's foot (a camera pitched up), the stage
+    takes the same lamp for one on a vehicle: it governs nothing."""
+    img, box = _road_with_head("red", 35.0)
+    lowered = CameraGeometry(horizon_y_px=float(box[3]) + 5.0, vp_x_px=640.0,
+                             camera_height_m=1.3)
+
+    def states(geometry: CameraGeometry | None) -> str:
+        stage, _ = _stage(models_dir, fd_spec, frame_classifier="off")
+        return "".join(stage.update(Frame(i, i / 30, img), Detections.empty(),
+                                    geometry=geometry)[0].state.value[0] for i in range(10))
+
+    assert states(None).endswith("r" * 8)
+    assert states(lowered) == "n" * 10

@@ -180,7 +180,7 @@ def test_detector_drops_a_wide_phantom_around_a_near_car():
 
 
 class _RedLight:
-    def update(self, frame, detections):
+    def update(self, frame, detections, geometry=None):
         return TrafficLight(LightState.RED, 0.9), []
 
 

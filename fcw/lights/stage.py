@@ -11,7 +11,7 @@ import numpy as np
 
 from fcw.boxes import iou_matrix
 from fcw.config import CameraConfig, LightsConfig
-from fcw.types import Detections, Event, Frame, LightState, TrafficLight
+from fcw.types import CameraGeometry, Detections, Event, Frame, LightState, TrafficLight
 
 from .classify import STATES, CropClassifier, FrameClassifier
 from .fusion import LightSmoother, frame_visibility, fuse
@@ -42,9 +42,19 @@ class LightStage:
         #: the last frame's crop reading (every lit head, the candidates), for eval and tuning
         self.last_candidate: LightCandidate | None = None
 
-    def update(self, frame: Frame, detections: Detections) -> tuple[TrafficLight, list[Event]]:
+    def update(self, frame: Frame, detections: Detections,
+               geometry: CameraGeometry | None = None) -> tuple[TrafficLight, list[Event]]:
+        """``geometry``: the horizon and vanishing point estimated online (the geometry stage's
+        last); None uses the config's. Heads hang above the horizon, lamps on vehicles at or
+        below it: a dashcam pitched 2.5 degrees down puts the true horizon 48 px above the
+        configured one (60 degree lens, 720 rows), where brake lights would pass for heads."""
+        if geometry is not None and geometry.horizon_y_px < frame.height:
+            horizon_y_px, vp_x_px = geometry.horizon_y_px, geometry.vp_x_px
+        else:
+            horizon_y_px = self.camera.vanishing_point_y * frame.height
+            vp_x_px = self.camera.vanishing_point_x * frame.width
         cls = detections.class_id
-        proposals = propose(frame.image, self.camera.vanishing_point_y * frame.height,
+        proposals = propose(frame.image, horizon_y_px,
                             detections.xyxy[np.isin(cls, self.traffic_light_class_ids)],
                             detections.xyxy[np.isin(cls, self.vehicle_class_ids)],
                             self.blob_params, max_blobs=self.cfg.max_blobs)
@@ -52,10 +62,8 @@ class LightStage:
         if held is not None:
             proposals = proposals.with_box(held, HELD)
         probs = self.crops.classify(frame.image, proposals)
-        governing = self.selector.update(frame.t_s, frame.width, frame.height,
-                                         self.camera.vanishing_point_x * frame.width,
-                                         self.camera.vanishing_point_y * frame.height,
-                                         proposals, probs)
+        governing = self.selector.update(frame.t_s, frame.width, frame.height, vp_x_px,
+                                         horizon_y_px, proposals, probs)
         if governing is not None and governing.xyxy is not None and (
                 held is None or not np.array_equal(governing.xyxy, held)):
             self._proposed_head = (frame.t_s, governing.xyxy)
