@@ -15,7 +15,7 @@ figure's command (for ``quickstart``: ``fcw demo``, exactly as the README tells 
 Deterministic figures (events, frames, TTCs of a replay) are checked by
 ``tests/test_readme_figures.py`` against a fresh run, so a change to the code that moves them
 fails until they are rewritten: the cheap ones here, the others in the test that already runs
-their measurement (tests/test_real_detection.py, tests/test_kitti_ttc.py,
+their measurement (tests/test_real_detection.py, tests/test_kitti_ttc.py, tests/test_real_drives.py,
 tests/test_ttc_accuracy.py). Timings move with the machine and its load: they are written by
 hand (``--measured-by-hand``: the date and machine are kept with them) and only the README's text
 is checked against their file.
@@ -491,6 +491,44 @@ def render_lights_scaled(v: dict[str, Any]) -> str:
                 f"{wrong} frames.", width=100) + "\n")
 
 
+# --- real_drives: no warning on the real drives, with either detector ----------------------------
+
+REAL_DRIVES_COMMAND = "python benchmarks/real_drives.py"
+MODEL_NAMES = {"fastestdet": "FastestDet", "yolox_nano": "YOLOX-Nano"}
+
+
+def measure_real_drives() -> dict[str, Any]:
+    from benchmarks import real_drives
+
+    return real_drives.measure()
+
+
+def _drive_models(v: dict[str, Any]) -> list[str]:
+    return list(next(iter(v["clips"].values()))["models"])
+
+
+def render_real_drives(v: dict[str, Any]) -> str:
+    models = _drive_models(v)
+    rows = "".join(
+        f"| {c['half']} | {name} | {c['models'][models[0]]['frames']} | "
+        + " | ".join(f"{c['models'][m]['warnings']} / {c['models'][m]['cautions']}"
+                     for m in models) + " |\n" for name, c in v["clips"].items())
+    return (f"`{REAL_DRIVES_COMMAND}` (`python -m benchmarks.readme write real_drives`), "
+            "warnings / cautions per clip:\n\n| half | clip | frames | "
+            + " | ".join(MODEL_NAMES.get(m, m) for m in models) + " |\n|---|---|---|"
+            + "---|" * len(models) + f"\n{rows}")
+
+
+def render_real_drives_summary(v: dict[str, Any]) -> str:
+    clips = v["clips"].values()
+    frames = sum(c["models"][_drive_models(v)[0]]["frames"] for c in clips)
+    per_model = "; ".join(
+        f"{MODEL_NAMES.get(m, m)}: {sum(c['models'][m]['warnings'] for c in clips)} warnings, "
+        f"{sum(c['models'][m]['cautions'] for c in clips)} cautions" for m in _drive_models(v))
+    return textwrap.fill(f"`{REAL_DRIVES_COMMAND}` ({len(v['clips'])} clips, {frames} frames): "
+                         f"{per_model}.", width=100, break_on_hyphens=False) + "\n"
+
+
 # --- kitti_ttc: TTC against the lidar on the KITTI stop-and-go drive -----------------------------
 
 KITTI_LABELS = "tests/data/real/kitti_stop_and_go.ttc.labels.json"
@@ -780,6 +818,9 @@ FIGURES = {f.name: f for f in (
            source="lights_real"),
     Figure("detector_sizes", SIZES_COMMAND, measure_detector_sizes, render_detector_sizes,
            {"cpu_ms_per_frame": None, "timed": None}),
+    Figure("real_drives", REAL_DRIVES_COMMAND, measure_real_drives, render_real_drives, {}),
+    Figure("real_drives_summary", REAL_DRIVES_COMMAND, None, render_real_drives_summary, {},
+           source="real_drives"),
     Figure("kitti_ttc", f"fcw eval {KITTI_LABELS} --report DIR", measure_kitti_ttc,
            render_kitti_ttc, {"median_rel_error": 0.005, "p90_rel_error": 0.01}),
     Figure("ttc_accuracy", "python -m benchmarks.readme write ttc_accuracy", measure_ttc_accuracy,
