@@ -8,7 +8,7 @@ import pytest
 from fcw.config import CameraConfig, CorridorConfig, WarningConfig
 from fcw.risk.stage import RiskStage
 from fcw.risk.warning import WarningStateMachine
-from fcw.types import Frame, Tracks, WarningLevel
+from fcw.types import CameraGeometry, Frame, Tracks, WarningLevel
 
 FPS = 30.0
 # caution 4 s, warning 3 s, clear margin 0.5 s, debounce 2, hold 1 s, cooldown 2 s
@@ -188,6 +188,36 @@ def test_stage_uses_new_lead_after_cut_in_and_computes_range():
     # Once its bottom edge has confirmed the tracker's rate, the cut-in warns.
     assert risk.lead_id == 2 and risk.ttc_s == pytest.approx(Z_cut(9 / FPS) / 5.0)
     assert risk.plausible and levels[-1] == WarningLevel.WARNING
+
+
+def test_range_is_measured_from_the_geometry_stages_horizon():
+    # A mount pitched down 2.3 deg puts the horizon 40 px above the configured 396 (0.55 x 720):
+    # a car 16.25 m ahead stands 80 px below the true horizon, 40 px below the configured one.
+    cam = CameraConfig(vanishing_point_y=0.55, focal_px=1000.0, height_m=1.3)
+    stage = RiskStage(cam, CorridorConfig(), WarningConfig())
+    box = on_road(16.25)
+    box[1] -= 40.0
+    box[3] -= 40.0
+    car = (1, box, True, 2, 0.1, 1e-4)
+    pitched = CameraGeometry(horizon_y_px=356.0, vp_x_px=640.0, camera_height_m=1.3,
+                             horizon_sigma_px=5.0, source="motion")
+    risk, _ = stage.update(Frame(0, 0.0, IMAGE), tracks([car]), geometry=pitched)
+    assert risk.range_m == pytest.approx(16.25)
+    # Without the estimate the configured horizon gives twice the range.
+    risk, _ = RiskStage(cam, CorridorConfig(), WarningConfig()).update(Frame(0, 0.0, IMAGE),
+                                                                      tracks([car]))
+    assert risk.range_m == pytest.approx(1000 * 1.3 / 40)
+    # A rolled horizon is read at the lead's column: 5 deg over 60 px is 5.2 px lower there.
+    roll_rad = float(np.radians(5.0))
+    box = on_road(16.25, x_px=700.0)
+    box[1] -= 40.0
+    box[3] -= 40.0
+    rolled = CameraGeometry(horizon_y_px=356.0 - np.tan(roll_rad) * 60.0, vp_x_px=640.0,
+                            camera_height_m=1.3, roll_rad=roll_rad)
+    stage = RiskStage(cam, CorridorConfig(), WarningConfig())
+    risk, _ = stage.update(Frame(0, 0.0, IMAGE), tracks([(1, box, True, 2, 0.1, 1e-4)]),
+                           geometry=rolled)
+    assert risk.range_m == pytest.approx(16.25)
 
 
 def test_stage_without_geometry_or_closing():
