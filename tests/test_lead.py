@@ -56,6 +56,15 @@ def test_unconfirmed_is_never_lead():
     assert select_lead(make_tracks([box_at(640, 600)], confirmed=[False]), CORRIDOR) is None
 
 
+@pytest.mark.parametrize("bad", [[610, 400, 670, np.inf], [np.nan, 400, 670, 700],
+                                 [-np.inf, 400, np.inf, 700]])
+def test_a_non_finite_box_is_never_the_lead(bad):
+    # A box gone infinite downwards would otherwise be the "nearest" in the corridor.
+    tracks = make_tracks([box_at(640, 500), bad])
+    assert select_lead(tracks, CORRIDOR) == 1
+    assert select_lead(make_tracks([bad]), CORRIDOR) is None
+
+
 def test_empty_and_nothing_in_corridor():
     assert select_lead(Tracks.empty(), CORRIDOR) is None
     assert select_lead(make_tracks([box_at(100, 700)]), CORRIDOR) is None

@@ -77,9 +77,12 @@ def select_lead(tracks: Tracks, corridor: Corridor) -> int | None:
     if len(tracks) == 0:
         return None
     xyxy = np.asarray(tracks.xyxy, dtype=float)
+    # A box with a non-finite corner (a track diverging this frame) is never the lead.
+    finite = np.isfinite(xyxy).all(axis=1)
+    xyxy = np.where(finite[:, None], xyxy, 0.0)
     x_bottom = 0.5 * (xyxy[:, 0] + xyxy[:, 2])
     y_bottom = xyxy[:, 3]
-    ok = np.asarray(tracks.confirmed, bool) & corridor.contains(x_bottom, y_bottom)
+    ok = finite & np.asarray(tracks.confirmed, bool) & corridor.contains(x_bottom, y_bottom)
     if not ok.any():
         return None
     candidates = np.nonzero(ok)[0]
