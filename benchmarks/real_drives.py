@@ -2,12 +2,12 @@
 
     FCW_SHARED_DIR=../shared python benchmarks/real_drives.py [--models fastestdet,yolox_nano]
 
-Every clip in ``shared/data/real-drives/`` and the Udacity highway clip is normal driving: no
-forward-collision warning is expected on any (shared/data/real-drives/README.md; KITTI's creep
-up to a stopped car never has a lidar TTC below 5.3 s). Each runs through the real ``fcw run`` in
-a subprocess, headless, with the default configuration but for the detector model and the light
-stage, which is off to keep the runs short: that only removes the braking credit under a red
-light (fcw/risk/braking.py), so the count is, if anything, stricter than the default's.
+Every clip in ``shared/data/real-drives/`` and the Udacity highway clip and stills is normal
+driving: no forward-collision warning is expected on any (shared/data/real-drives/README.md; KITTI's
+creep up to a stopped car never has a lidar TTC below 5.3 s). Each runs through the real ``fcw run``
+in a subprocess, headless, with the default configuration but for the detector model and the light
+stage, which is off to keep the runs short: that only removes the braking credit under a red light
+(fcw/risk/braking.py), so the count is, if anything, stricter than the default's.
 
 The README's figure (``python -m benchmarks.readme write real_drives``) is this script's table;
 ``tests/test_real_drives.py`` reruns each cell and fails where it differs.
@@ -45,6 +45,8 @@ CLIPS = (
               half="tune"),
     DriveClip("city_sf_pandaset", "real-drives/city_sf_pandaset/", ("--fps", "10"), "tune"),
     DriveClip("udacity_test_video", "udacity-vehicle-detection/test_video.mp4", half="tune"),
+    # Six unrelated highway stills, played as a 10 Hz folder: a tracker fed jumps must not warn.
+    DriveClip("udacity_test_images", "udacity-vehicle-detection/test_images/"),
     DriveClip("motorway_dawn", "real-drives/motorway_dawn.mp4"),
     DriveClip("night_highway", "real-drives/night_highway.mp4"),
     DriveClip("highway_traffic", "real-drives/highway_traffic.mp4"),

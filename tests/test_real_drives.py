@@ -1,15 +1,15 @@
 """No collision warning and no crash on real dashcam footage (issue 16), with both detectors.
 
-Every clip in ``shared/data/real-drives/`` and the Udacity highway clip is normal driving: no
-forward-collision warning is expected on any. Each runs through the real ``fcw run`` in a
-subprocess, as ``benchmarks/real_drives.py`` runs it (the default configuration but for the
+Every clip in ``shared/data/real-drives/`` and the Udacity highway clip and stills is normal
+driving: no forward-collision warning is expected on any. Each runs through the real ``fcw run``
+in a subprocess, as ``benchmarks/real_drives.py`` runs it (the default configuration but for the
 detector model, the light stage off), and must match the README's figure
 (docs/figures/real_drives.json): no warning, and the committed caution count. Cautions are
 allowed: a caution is a preliminary alert, not a warning.
 
 The thresholds were chosen on the rendered scenarios and on highway_solid_white_right,
-city_sf_pandaset and the Udacity clip; motorway_dawn, night_highway, highway_traffic and KITTI
-were held out (docs/warnings.md, *Real drives*).
+city_sf_pandaset and the Udacity clip; motorway_dawn, night_highway, highway_traffic, KITTI and
+the Udacity stills were held out (docs/warnings.md, *Real drives*).
 """
 from __future__ import annotations
 
