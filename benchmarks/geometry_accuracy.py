@@ -2,7 +2,8 @@
 
 Runs the real detector, tracker and geometry stage over each drive in ../shared/data/real-drives
 and prints, per drive, the final horizon row and vanishing point, their source and sigma, the
-stage's median ms per frame and, where the drive's calibration gives it, the true horizon row:
+stage's median ms per frame and, where the drive's calibration gives them, the true horizon row
+and the mount's true roll (beside the stage's, from the road's flow, and the fits it rests on):
 
 - KITTI (kitti_stop_and_go/calib.txt): the row where the lidar's horizontal plane meets the
   image, the lidar being level on the car (camera 1.65 m over the road, KITTI's setup paper).
@@ -49,29 +50,77 @@ SHARED = Path(os.environ.get("FCW_SHARED_DIR", Path(__file__).resolve().parents[
 DRIVES = SHARED / "data" / "real-drives"
 
 
-def kitti_true_horizon_px() -> float:
+def _kitti_projection() -> np.ndarray:
+    """KITTI's 3x4 projection of the lidar's frame (x ahead, y left, z up) into the image."""
     rows = {}
     for line in (DRIVES / "kitti_stop_and_go" / "calib.txt").read_text().splitlines():
         if line[:2] in ("P_", "R_", "RT"):
             key, values = line.split(":")
             rows[key] = np.array(values.split(), float)
-    m = rows["P_rect_00"].reshape(3, 4) @ rows["R_rect_00"].reshape(4, 4) @ rows["RT"].reshape(4, 4)
-    y = m @ np.array([1.0, 0.0, 0.0, 0.0])  # straight ahead, level: the lidar's x axis
+    return (rows["P_rect_00"].reshape(3, 4) @ rows["R_rect_00"].reshape(4, 4)
+            @ rows["RT"].reshape(4, 4))
+
+
+def _tilt_deg(left: np.ndarray, right: np.ndarray) -> float:
+    """The horizon's tilt through two of its points (x, y in pixels), in degrees, positive
+    when it falls to the right (``CameraGeometry.roll_rad``'s sign)."""
+    return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+
+def kitti_true_horizon_px() -> float:
+    y = _kitti_projection() @ np.array([1.0, 0.0, 0.0, 0.0])  # straight ahead, level: lidar x
     return float(y[1] / y[2])
 
 
-def pandaset_true_horizon_px() -> float:
+def kitti_true_roll_deg() -> float:
+    """The tilt of the line through the vanishing points of two level directions 17 degrees
+    either side of straight ahead (the lidar's horizontal plane)."""
+    m = _kitti_projection()
+    left, right = (m @ np.array([1.0, side, 0.0, 0.0]) for side in (0.3, -0.3))
+    return _tilt_deg(left[:2] / left[2], right[:2] / right[2])
+
+
+def _pandaset_views() -> tuple[np.ndarray, list[np.ndarray]]:
+    """PandaSet's camera matrix and each frame's rotation, camera to world (world z up)."""
     from scipy.spatial.transform import Rotation
 
     k = json.loads((DRIVES / "city_sf_pandaset" / "intrinsics.json").read_text())
-    rows = []
+    cam = np.array([[k["fx"], 0.0, k["cx"]], [0.0, k["fy"], k["cy"]], [0.0, 0.0, 1.0]])
+    rots = []
     for pose in json.loads((DRIVES / "city_sf_pandaset" / "poses.json").read_text()):
         q = pose["heading"]
-        rot = Rotation.from_quat([q["x"], q["y"], q["z"], q["w"]]).as_matrix()
-        ahead = rot @ np.array([0.0, 0.0, 1.0])
-        level = rot.T @ np.array([ahead[0], ahead[1], 0.0])
-        rows.append(k["cy"] + k["fy"] * level[1] / level[2])
+        rots.append(Rotation.from_quat([q["x"], q["y"], q["z"], q["w"]]).as_matrix())
+    return cam, rots
+
+
+def _pandaset_level_ahead(rot: np.ndarray) -> np.ndarray:
+    """The level (world) direction under the camera's optical axis."""
+    ahead = rot @ np.array([0.0, 0.0, 1.0])
+    return np.array([ahead[0], ahead[1], 0.0]) / np.hypot(ahead[0], ahead[1])
+
+
+def pandaset_true_horizon_px() -> float:
+    cam, rots = _pandaset_views()
+    rows = []
+    for rot in rots:
+        p = cam @ (rot.T @ _pandaset_level_ahead(rot))
+        rows.append(p[1] / p[2])
     return float(np.median(rows))
+
+
+def pandaset_true_roll_deg() -> float:
+    """The median over the frames of the tilt of the line through the vanishing points of two
+    level directions 17 degrees either side of the level one ahead. Level is the world's, so a
+    street's camber (which the road's flow sees as roll) is not in it."""
+    cam, rots = _pandaset_views()
+    tilts = []
+    for rot in rots:
+        ahead = _pandaset_level_ahead(rot)
+        left = np.cross([0.0, 0.0, 1.0], ahead)
+        # Camera x points right: the direction to the world's right lands right in the image.
+        pl, pr = (cam @ (rot.T @ (ahead + side * left)) for side in (0.3, -0.3))
+        tilts.append(_tilt_deg(pl[:2] / pl[2], pr[:2] / pr[2]))
+    return float(np.median(tilts))
 
 
 def frames_of(path: Path, fps: float = 10.0):
@@ -115,6 +164,9 @@ def draw(frame: Frame, g: CameraGeometry, prior: CameraGeometry, corridor: Corri
 # its poses (z, metres over the world origin on the road) and intrinsics.json.
 TRUTH = {"kitti_stop_and_go": (kitti_true_horizon_px, 1.65, 721.5),
          "city_sf_pandaset": (pandaset_true_horizon_px, 1.8, 1970.0)}
+# The mount's roll where the calibration gives it (degrees, positive falling to the right).
+TRUE_ROLL = {"kitti_stop_and_go": kitti_true_roll_deg,
+             "city_sf_pandaset": pandaset_true_roll_deg}
 DRIVE_NAMES = ("kitti_stop_and_go", "city_sf_pandaset", "highway_solid_white_right.mp4",
                "motorway_dawn.mp4", "night_highway.mp4", "highway_traffic.mp4")
 CURVE_CAMERAS = ("centred", "windscreen")
@@ -131,10 +183,11 @@ def drive_figures(name: str, cfg: Config, spec: ModelSpec, detector: DetectorSta
                   png: Path | None = None) -> dict[str, Any]:
     """One drive: the final horizon row, its sigma and source, the vanishing point's column,
     the true horizon row and the error where the calibration gives them (the error also as a
-    pitch angle at the drive's focal length), the largest motion bend as the corridor offset it
-    gives (% of the width 5% of the height under the horizon), the largest measured speed
-    (camera heights a second), and the stage's mean ms per frame with the motion and without it
-    (a timing). With ``png``, four annotated frames are written there."""
+    pitch angle at the drive's focal length), the mount's roll, the flow fits it is the median
+    of and, where the calibration gives it, the true roll, the largest motion bend as the
+    corridor offset it gives (% of the width 5% of the height under the horizon), the largest
+    measured speed (camera heights a second), and the stage's mean ms per frame with the motion
+    and without it (a timing). With ``png``, four annotated frames are written there."""
     true_fn, height, focal = TRUTH.get(name, (None, None, None))
     camera = (cfg.camera.model_copy(update={"height_m": height, "focal_px": focal})
               if height else cfg.camera)
@@ -167,6 +220,7 @@ def drive_figures(name: str, cfg: Config, spec: ModelSpec, detector: DetectorSta
     w, h = frames[0].width, frames[0].height
     true = true_fn() if true_fn else None
     err = g.horizon_y_px - true if true is not None else None
+    true_roll = TRUE_ROLL[name]() if name in TRUE_ROLL else None
     return {"size": [w, h], "frames": len(frames),
             "horizon_y_px": round(g.horizon_y_px, 2),
             "horizon_sigma_px": round(g.horizon_sigma_px, 2),
@@ -175,6 +229,9 @@ def drive_figures(name: str, cfg: Config, spec: ModelSpec, detector: DetectorSta
             "error_deg": (round(float(np.degrees(np.arctan2(err, focal))), 3)
                           if err is not None and focal else None),
             "vp_x_px": round(g.vp_x_px, 1), "source": g.source,
+            "roll_deg": round(float(np.degrees(g.roll_rad)), 2),
+            "roll_samples": stage.roll_samples,
+            "true_roll_deg": round(true_roll, 2) if true_roll is not None else None,
             "motion_bend_pct": round(float(np.abs(bends).max()) / (0.05 * h) / w * 100, 2),
             "motion_speed_hps": round(max(speeds), 2),
             "ms_per_frame": round(float(np.mean(ms)), 2),
@@ -192,12 +249,15 @@ def measure_drives(names: tuple[str, ...] = DRIVE_NAMES, config: Path | None = N
 
 def print_drives(rows: dict[str, dict[str, Any]]) -> None:
     print(f"{'drive':<32}{'horizon px':>11}{'sigma':>7}{'true':>8}{'error':>7}{'vp_x':>7}"
+          f"{'roll':>6}{'fits':>5}{'true':>6}"
           f"{'ms/frame':>9}{'no motion':>10}{'motion bend %':>14}{'speed h/s':>10}  source")
     for name, r in rows.items():
         true = r["true_horizon_y_px"]
         err = f"{r['error_px']:+7.1f}" if r["error_px"] is not None else f"{'':>7}"
         print(f"{name:<32}{r['horizon_y_px']:>11.1f}{r['horizon_sigma_px']:>7.1f}"
               f"{true if true is not None else float('nan'):>8.1f}{err}{r['vp_x_px']:>7.0f}"
+              f"{r['roll_deg']:>+6.2f}{r['roll_samples']:>5d}"
+              f"{r['true_roll_deg'] if r['true_roll_deg'] is not None else float('nan'):>+6.2f}"
               f"{r['ms_per_frame']:>9.2f}{r['ms_no_motion']:>10.2f}"
               f"{r['motion_bend_pct']:>14.2f}{r['motion_speed_hps']:>10.1f}  {r['source']}")
 

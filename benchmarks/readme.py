@@ -611,15 +611,23 @@ def render_geometry_accuracy(v: dict[str, Any]) -> str:
         rows += (f"| {GEOMETRY_DRIVES.get(name, name)}, {r['size'][0]}x{r['size'][1]} | "
                  f"{r['horizon_y_px']:.1f} | {r['horizon_sigma_px']:.1f} | "
                  f"{cell(r['true_horizon_y_px'], '.1f')} | {err} | {r['source']} | "
+                 f"{r['roll_deg']:+.2f}° ({r['roll_samples']}) | "
+                 f"{cell(r['true_roll_deg'], '+.2f')}{'' if r['true_roll_deg'] is None else '°'} | "
                  f"{r['motion_bend_pct']:.2f}% | {r['motion_speed_hps']:.1f} | "
                  f"{r['ms_per_frame']:.2f} / {r['ms_no_motion']:.2f} |\n")
     intro = (f"`{GEOMETRY_COMMAND}` (`python -m benchmarks.readme write geometry_accuracy`; "
              "YOLOX-Nano, the default config, the drives' own camera height and focal length where "
              f"known; the ms per frame are a timing of that run, on {v['timed']}, 2 shared cores, "
              "which no test checks):")
+    roll = ("Roll: the stage's estimate at the end, with the number of flow fits it is the "
+            "median of (under five it is the level prior, 0); the true roll from KITTI's "
+            "calibration (the lidar's plane) and PandaSet's poses (the world's level, so a "
+            "street's camber, which the flow would count, is not in it).")
     return (f"{textwrap.fill(intro, width=100)}\n\n| drive | horizon estimate (px) | sigma "
-            "| true | error | source | largest motion bend | motion speed (heights/s) "
-            f"| ms/frame, motion on / off |\n|---|---|---|---|---|---|---|---|---|\n{rows}")
+            "| true | error | source | roll (fits) | true roll | largest motion bend "
+            "| motion speed (heights/s) | ms/frame, motion on / off |\n"
+            f"|---|---|---|---|---|---|---|---|---|---|---|\n{rows}\n"
+            f"{textwrap.fill(roll, width=100)}\n")
 
 
 def _count(n: int) -> str:

@@ -164,6 +164,8 @@ def test_unmarked_curve_bends_the_corridor_from_motion_alone(camera):
     # The mount's roll from the same flow: the windscreen mount is rolled 1° (its horizon
     # rises to the right, a negative tilt in fcw's convention), the centred one not at all.
     assert math.degrees(g.roll_rad) == pytest.approx(-cam.roll_deg, abs=0.4)
+    # A measured roll, not the level prior's 0 (which the centred mount's truth also is).
+    assert stage.roll_samples >= stage.cfg.roll_min_samples
     # Through the windscreen mount the lane pass now and then takes low streaks of the rendered
     # asphalt for markings (an old weakness of the lane pass, not the motion's): there only the
     # motion's own bend is judged.

@@ -90,6 +90,12 @@ class GeometryStage:
         self.motion_bend_px2 = 0.0
         self.motion_speed_hps = 0.0
 
+    @property
+    def roll_samples(self) -> int:
+        """How many fits of the road's flow the roll is the median of now (under
+        ``roll_min_samples`` it is the level prior's 0)."""
+        return len(self._foe)
+
     def prior(self, width_px: int, height_px: int) -> CameraGeometry:
         """The config's geometry for a frame of this size: what the stage starts from."""
         return CameraGeometry(self.camera.vanishing_point_y * height_px,
