@@ -529,6 +529,57 @@ def render_real_drives_summary(v: dict[str, Any]) -> str:
                          f"{per_model}.", width=100, break_on_hyphens=False) + "\n"
 
 
+# --- real_perturbed: the real drives as other cameras would film them -----------------------------
+
+REAL_PERTURBED_COMMAND = "python -m benchmarks.real_perturbed"
+
+
+def measure_real_perturbed() -> dict[str, Any]:
+    from benchmarks import real_perturbed
+
+    return {"perturbations": real_perturbed.measure()}
+
+
+def _perturbed_totals(p: dict[str, Any], model: str) -> tuple[int, int, list[str]]:
+    """Warnings and cautions of one perturbation with one model over its clips, and the clips
+    that warned."""
+    cells = {name: c["models"][model] for name, c in p["clips"].items()}
+    return (sum(c["warnings"] for c in cells.values()), sum(c["cautions"] for c in cells.values()),
+            [name for name, c in cells.items() if c["warnings"]])
+
+
+def render_real_perturbed(v: dict[str, Any]) -> str:
+    """docs/warnings.md's table: per perturbation and model, warnings / cautions over the clips."""
+    perts = v["perturbations"]
+    models = list(next(iter(next(iter(perts.values()))["clips"].values()))["models"])
+    rows = ""
+    for name, p in perts.items():
+        frames = sum(c["models"][models[0]]["frames"] for c in p["clips"].values())
+        cells = []
+        for m in models:
+            warnings, cautions, warned = _perturbed_totals(p, m)
+            cells.append(f"{warnings} / {cautions}" + (f" ({', '.join(warned)})" if warned else ""))
+        rows += f"| {p['half']} | `{name}` | {len(p['clips'])} | {frames} | {' | '.join(cells)} |\n"
+    return (f"`{REAL_PERTURBED_COMMAND}` (`python -m benchmarks.readme write real_perturbed`), "
+            "warnings / cautions over the clips of *Real drives*, each changed as the "
+            "perturbation says (the clips that warned in brackets):\n\n| half | perturbation | "
+            "clips | frames | " + " | ".join(MODEL_NAMES.get(m, m) for m in models)
+            + " |\n|---|---|---|---|" + "---|" * len(models) + f"\n{rows}")
+
+
+def render_real_perturbed_summary(v: dict[str, Any]) -> str:
+    perts = v["perturbations"].values()
+    runs = sum(len(p["clips"]) * len(next(iter(p["clips"].values()))["models"]) for p in perts)
+    warnings = {half: sum(_perturbed_totals(p, m)[0] for p in perts if p["half"] == half
+                          for m in next(iter(p["clips"].values()))["models"])
+                for half in ("looked at", "held out")}
+    return textwrap.fill(
+        f"`{REAL_PERTURBED_COMMAND}` ({len(v['perturbations'])} perturbations of those clips, "
+        f"{runs} runs with both detectors): {warnings['looked at']} warnings on the "
+        f"perturbations looked at, {warnings['held out']} on those held out.", width=100,
+        break_on_hyphens=False) + "\n"
+
+
 # --- kitti_ttc: TTC against the lidar on the KITTI stop-and-go drive -----------------------------
 
 KITTI_LABELS = "tests/data/real/kitti_stop_and_go.ttc.labels.json"
@@ -829,6 +880,10 @@ FIGURES = {f.name: f for f in (
     Figure("real_drives", REAL_DRIVES_COMMAND, measure_real_drives, render_real_drives, {}),
     Figure("real_drives_summary", REAL_DRIVES_COMMAND, None, render_real_drives_summary, {},
            source="real_drives"),
+    Figure("real_perturbed", REAL_PERTURBED_COMMAND, measure_real_perturbed,
+           render_real_perturbed, {}),
+    Figure("real_perturbed_summary", REAL_PERTURBED_COMMAND, None,
+           render_real_perturbed_summary, {}, source="real_perturbed"),
     Figure("kitti_ttc", f"fcw eval {KITTI_LABELS} --report DIR", measure_kitti_ttc,
            render_kitti_ttc, {"median_rel_error": 0.005, "p90_rel_error": 0.01}),
     Figure("ttc_accuracy", "python -m benchmarks.readme write ttc_accuracy", measure_ttc_accuracy,

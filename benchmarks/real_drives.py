@@ -64,12 +64,19 @@ def models_dir() -> Path:
 
 def fcw_run(clip: DriveClip, model: str, out: Path) -> subprocess.CompletedProcess[str]:
     """``fcw run`` on ``clip`` with ``model``, its events into ``out/events.jsonl``."""
+    return fcw_run_source(shared_dir() / "data" / clip.rel, clip.extra, model, out)
+
+
+def fcw_run_source(source: Path, extra: tuple[str, ...], model: str,
+                   out: Path) -> subprocess.CompletedProcess[str]:
+    """``fcw run --source source *extra`` with ``model`` and the light stage off, its events into
+    ``out/events.jsonl``."""
     config = out / "model.yaml"
     config.write_text(f"detector:\n  model: {model}\nlights:\n  enabled: false\n",
                       encoding="utf-8")
-    cmd = [sys.executable, "-m", "fcw", "run", "--source", str(shared_dir() / "data" / clip.rel),
-           *clip.extra, "--headless", "--no-status", "--config", str(config),
-           "--events", str(out / "events.jsonl"), "--models-dir", str(models_dir())]
+    cmd = [sys.executable, "-m", "fcw", "run", "--source", str(source), *extra, "--headless",
+           "--no-status", "--config", str(config), "--events", str(out / "events.jsonl"),
+           "--models-dir", str(models_dir())]
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 

@@ -290,6 +290,10 @@ class PlausibilityConfig(_Section):
     min_width_m: float = Field(1.4, gt=0.0, le=5.0)
     max_width_m: float = Field(2.6, gt=0.0, le=10.0)
     box_width_tolerance_frac: float = Field(0.15, ge=0.0, le=1.0)
+    # Physical height h * (y_bottom - y_top) / (y_bottom - y_horizon) of a low car ... a lorry
+    # or bus (m), with the same tolerance.
+    min_height_m: float = Field(1.0, gt=0.0, le=5.0)
+    max_height_m: float = Field(4.5, gt=0.0, le=10.0)
     # Uncertainty of the horizon row when only the config's vanishing point is known, as a
     # fraction of the frame height (dashcams are pitched by several degrees), and how many
     # sigma of it the width check allows.
@@ -298,6 +302,9 @@ class PlausibilityConfig(_Section):
     # The scale-rate estimates (box width, bottom edge, image alignment) disagree when their
     # reduced chi-square exceeds this squared: such a reading raises nothing.
     max_rate_disagreement_sigma: float = Field(3.0, gt=0.0, le=100.0)
+    # The estimates besides the surest must, pooled, read closing this many of their sigma
+    # above zero to confirm its reading.
+    confirm_k_sigma: float = Field(1.0, ge=0.0, le=10.0)
     # The box width's and bottom edge's rates are parabolas fitted over this much frame time of
     # the lead's detected boxes, each box edge with at least hypot(box_noise_px, box_noise_frac
     # * width) of one-sigma noise (a detector's box wanders by a few per cent of its size).
@@ -309,6 +316,8 @@ class PlausibilityConfig(_Section):
     def _ordered(self) -> PlausibilityConfig:
         if self.min_width_m >= self.max_width_m:
             raise ValueError("min_width_m must be below max_width_m")
+        if self.min_height_m >= self.max_height_m:
+            raise ValueError("min_height_m must be below max_height_m")
         return self
 
 

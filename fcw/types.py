@@ -213,11 +213,11 @@ class Risk:
     level: the debounced warning level shown to the driver.
     range_m / closing_speed_mps / headway_s: only when the camera geometry (and ego speed) is known.
     plausible: the lead passed every check of fcw/risk/plausibility.py (detector support, age,
-        inside the frame, a vehicle's width on the road, its scale rates agreeing); only a
-        plausible lead can raise a level. False when there is no lead.
+        inside the frame, a vehicle's width and height on the road, its scale rates agreeing and
+        confirmed); only a plausible lead can raise a level. False when there is no lead.
     implausible_reason: the first check the lead failed ("coasting", "young_track",
-        "cut_by_edge", "not_vehicle_width", "rates_disagree", "no_rate", "unconfirmed_rate"),
-        None when plausible or no lead.
+        "cut_by_edge", "not_vehicle_width", "not_vehicle_height", "rates_disagree", "no_rate",
+        "unconfirmed_rate"), None when plausible or no lead.
     """
 
     lead_id: int | None = None

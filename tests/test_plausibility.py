@@ -24,6 +24,7 @@ from fcw.risk.plausibility import (
     cut_by_edge,
     ground_width_range_m,
     log_rate_now,
+    others_read_closing,
 )
 from fcw.risk.stage import RiskStage
 from fcw.tracking.tracker import Tracker
@@ -174,6 +175,37 @@ def test_a_truck_and_a_narrow_car_are_vehicles_a_bicycle_width_is_not():
     assert check(box_at(25.0, width_m=2.55)).ok
     assert check(box_at(25.0, width_m=1.45)).ok
     assert check(box_at(25.0, width_m=0.7)).reason == "not_vehicle_width"
+
+
+def test_a_flat_box_is_no_vehicle_a_low_car_and_a_lorry_are():
+    # The road lit by the headlights at night, as wide as a car but 0.5 m "tall" (the 'tele'
+    # perturbation of night_highway, benchmarks/real_perturbed.py).
+    assert check(box_at(25.0, height_m=0.5)).reason == "not_vehicle_height"
+    assert check(box_at(25.0, height_m=1.1)).ok      # a sports car
+    assert check(box_at(25.0, height_m=4.0)).ok      # a lorry
+    assert check(box_at(25.0, height_m=7.0)).reason == "not_vehicle_height"  # a tree, a pole
+    # Far away the horizon's uncertainty allows more: a flat 0.7 m box 90 m ahead passes.
+    assert check(box_at(90.0, height_m=0.7), sigma_px=5.0).ok
+    # A close lead cut by the bottom edge has lost its footing and part of its height: not
+    # judged (its width still is).
+    close = box_at(4.0, height_m=0.6)
+    close[3] = H_PX - 1
+    assert check(close, estimates=[RateEstimate("alignment", 0.2, 0.02**2),
+                                   RateEstimate("box_width", 0.21, 0.03**2)]).ok
+
+
+def test_a_reading_is_confirmed_by_what_the_others_read_not_by_their_being_there():
+    # A 17 px far car (the 'rolled' perturbation of the freeway): the alignment drifted to
+    # 0.39/s while the box kept its width; within their sigmas they "agree".
+    drift = [RateEstimate("alignment", 0.39, 0.06**2), RateEstimate("box_width", 0.03, 0.26**2),
+             RateEstimate("bottom_edge", 1.13, 1.16**2)]
+    assert not others_read_closing(drift, 1.0)
+    assert others_read_closing(drift, 0.0)  # above zero, by less than a sigma
+    assert check(box_at(25.0), estimates=drift).reason == "unconfirmed_rate"
+    # A real approach: the box grows as the alignment says.
+    grows = [RateEstimate("alignment", 0.39, 0.06**2), RateEstimate("box_width", 0.41, 0.15**2)]
+    assert others_read_closing(grows, 1.0) and check(box_at(25.0), estimates=grows).ok
+    assert not others_read_closing(grows[:1], 0.0)  # nothing besides the first
 
 
 # --- through Tracker and RiskStage ------------------------------------------------------------

@@ -88,7 +88,8 @@ FRESH_RUN_CHECKS = {"quickstart": "test_readme_figures.py",
                     "geometry_accuracy": "test_readme_figures.py",
                     "lvd_tuning": "test_readme_figures.py",
                     "scenario_matrix": "test_readme_figures.py",
-                    "real_drives": "test_real_drives.py"}
+                    "real_drives": "test_real_drives.py",
+                    "real_perturbed": "test_real_drives.py"}
 
 
 def test_every_measured_figure_is_checked_against_a_fresh_run():
