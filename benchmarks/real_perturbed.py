@@ -38,7 +38,6 @@ light stage). The README's figure is this script's table
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -158,20 +157,19 @@ PERTURBATIONS = (
 
 
 def _frames(source: Path) -> tuple[Iterator[Image], float | None]:
-    """A clip's frames and its frame rate (None for an image folder, which plays at --fps)."""
-    if source.is_dir():
-        files = sorted(glob.glob(str(source / "*.jpg")) + glob.glob(str(source / "*.png")))
-        return (img for f in files if (img := cv2.imread(f)) is not None), None
-    cap = cv2.VideoCapture(str(source))
-    rate = float(cap.get(cv2.CAP_PROP_FPS))
+    """A clip's frames as ``fcw run`` reads them (fcw/sources/) and its frame rate (None for an
+    image folder, which plays at --fps)."""
+    from fcw.sources.factory import open_source
+    from fcw.sources.images import ImageSequenceSource
+
+    src = open_source(str(source))
+    rate = None if isinstance(src, ImageSequenceSource) else src.fps
+    if rate is None and not isinstance(src, ImageSequenceSource):
+        raise RuntimeError(f"{source}: the container gives no frame rate")
 
     def read() -> Iterator[Image]:
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                cap.release()
-                return
-            yield img
+        with src:
+            yield from (frame.image for frame in src)
     return read(), rate
 
 
@@ -179,15 +177,15 @@ def perturbed_clip(clip: DriveClip, p: Perturbation, cache: Path) -> tuple[Path,
     """Writes ``clip`` perturbed by ``p`` under ``cache`` (once) and returns the source to give
     ``fcw run`` and its extra arguments."""
     source = shared_dir() / "data" / clip.rel
-    frames, rate = _frames(source)
     rng = np.random.default_rng(sum(map(ord, clip.name)))
     extra = clip.extra
-    if rate is None:  # an image folder, at its --fps (10 Hz unless the clip says)
+    if source.is_dir():  # an image folder, at its --fps (10 Hz unless the clip says)
         fps = float(extra[extra.index("--fps") + 1]) if "--fps" in extra else 10.0
         out = cache / p.name / clip.name
         extra = ("--fps", f"{fps / p.step:g}")
         if not (out / "done").exists():
             out.mkdir(parents=True, exist_ok=True)
+            frames, _ = _frames(source)
             for i, img in enumerate(frames):
                 if i % p.step == 0:
                     cv2.imwrite(str(out / f"{i:06d}.jpg"), p.change(img, rng),
@@ -196,6 +194,8 @@ def perturbed_clip(clip: DriveClip, p: Perturbation, cache: Path) -> tuple[Path,
         return out, extra
     out = cache / p.name / f"{clip.name}.mp4"
     if not out.exists():
+        frames, rate = _frames(source)
+        assert rate is not None  # _frames gives a video its container's rate or raises
         out.parent.mkdir(parents=True, exist_ok=True)
         part = out.with_suffix(".part.mp4")
         writer = None
